@@ -1,0 +1,107 @@
+"""Sends a command to the cart agent and waits for its reply.
+
+The agent that owns an order's partition may run in another worker, so the
+reply comes back through Kafka (``order-command-replies``).  Every cart
+worker reads all of that topic with a consumer outside any group, from the
+end at start-up, and hands each reply to the request waiting for it.
+"""
+
+import asyncio
+import logging
+
+import faust
+from aiokafka import AIOKafkaConsumer
+from mode import Service
+
+from app.broker_monitor import BrokerMonitor, BrokerUnavailable
+from app.kafka_metadata import topic_partitions
+from models.codec import loads
+from models.commands import CommandReply, OrderCommand
+
+logger = logging.getLogger(__name__)
+
+
+class NotAcknowledged(Exception):
+    """The command was handed to Kafka but no reply came within the deadline.
+
+    The change may or may not have happened.
+    """
+
+
+class CommandGateway(Service):
+    def __init__(
+        self,
+        commands_topic: faust.TopicT,
+        replies_topic: str,
+        bootstrap_servers: str,
+        monitor: BrokerMonitor,
+        deadline: float,
+        **kwargs,
+    ) -> None:
+        self.commands_topic = commands_topic
+        self.replies_topic = replies_topic
+        self.bootstrap_servers = bootstrap_servers
+        self.monitor = monitor
+        self.deadline = deadline
+        self._pending: dict[str, asyncio.Future[CommandReply]] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self.listening = asyncio.Event()
+        super().__init__(**kwargs)
+
+    async def submit(self, command: OrderCommand) -> CommandReply:
+        if not (self.monitor.reachable and self.listening.is_set()):
+            raise BrokerUnavailable("Kafka is not reachable")
+        reply = self._pending[command.commandId] = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(self.deadline):
+                sent = await self.commands_topic.send(key=command.orderId, value=command)
+                await sent
+                return await reply
+        except TimeoutError:
+            raise NotAcknowledged(
+                f"no answer for order {command.orderId} within {self.deadline:g} s"
+            ) from None
+        finally:
+            self._pending.pop(command.commandId, None)
+
+    @Service.task
+    async def _listen(self) -> None:
+        # Replies written before we listen belong to requests of an earlier
+        # run; start at the end, but only once Kafka answers.
+        while not self.should_stop:
+            try:
+                await self._start_consumer()
+                break
+            except Exception as exc:
+                logger.warning("cannot listen for command replies yet: %r", exc)
+                await self.sleep(1.0)
+        consumer = self._consumer
+        assert consumer is not None
+        self.listening.set()
+        async for record in consumer:
+            reply = CommandReply.from_wire(loads(record.value))
+            waiter = self._pending.get(reply.commandId)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(reply)
+
+    async def _start_consumer(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+        )
+        assigned = await topic_partitions(self.bootstrap_servers, self.replies_topic, 5.0)
+        await consumer.start()
+        try:
+            consumer.assign(assigned)
+            # Explicit offsets, resolved now rather than at the first fetch.
+            for tp, end in (await consumer.end_offsets(assigned)).items():
+                consumer.seek(tp, end)
+        except BaseException:
+            await consumer.stop()
+            raise
+        self._consumer = consumer
+
+    async def on_stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()

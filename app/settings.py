@@ -1,0 +1,47 @@
+"""Configuration by environment, one prefix per service (``CART_``, ``ORDERS_``).
+
+Faust itself also reads environment variables (``WEB_PORT``, ``BROKER`` …)
+and lets them override App arguments, for every app alike; each app gets its
+own Faust prefix (``CART_FAUST_``, ``ORDERS_FAUST_``) so that a variable
+meant for one service never changes the other.
+"""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    app_id: str
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    web_bind: str = "127.0.0.1"
+    #: The host name other workers use to reach this one (request routing).
+    web_host: str = "127.0.0.1"
+    web_port: int
+    data_dir: Path = Path(".data/state")
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    #: Deadline of a request that waits on Kafka; also the producer's.
+    request_timeout: float = Field(default=5.0, gt=0)
+    log_level: str = "INFO"
+
+    @property
+    def faust_env_prefix(self) -> str:
+        return f"{self.model_config.get('env_prefix', '')}FAUST_"
+
+
+class CartSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CART_")
+
+    app_id: str = "cart-service"
+    web_port: int = 8000
+
+
+class OrdersSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERS_")
+
+    app_id: str = "order-service"
+    web_port: int = 8001

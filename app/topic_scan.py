@@ -1,0 +1,82 @@
+"""Reads a whole topic and collects the orderIds in it.
+
+A consumer outside every group (nothing committed, no rebalance, no effect
+on the services' own consumers) reads every partition from the beginning
+up to the end offsets taken when the scan starts: records written during
+the scan are not waited for, so a busy topic cannot keep a request open.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from app.kafka_metadata import topic_partitions
+from models.codec import loads
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicScan:
+    topic: str
+    order_ids: list[str]
+    records_scanned: int
+
+
+def order_id_of(record: ConsumerRecord) -> str | None:
+    """The orderId of a record: from its JSON value (top level or ``order``), else its key."""
+    try:
+        value = loads(record.value) if record.value else None
+    except ValueError:
+        value = None
+    if isinstance(value, dict):
+        for candidate in (value.get("orderId"), (value.get("order") or {}).get("orderId")):
+            if isinstance(candidate, str) and candidate:
+                return candidate
+    if record.key:
+        try:
+            return record.key.decode()
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+async def scan_order_ids(bootstrap_servers: str, topic: str, timeout: float) -> TopicScan:
+    assigned = await topic_partitions(bootstrap_servers, topic, timeout)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        # Also what assign() resets to; a "latest" reset still in flight would
+        # otherwise race the seeks below.
+        auto_offset_reset="earliest",
+        request_timeout_ms=int(timeout * 1000),
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(assigned)
+        end_offsets = await consumer.end_offsets(assigned)
+        start_offsets = await consumer.beginning_offsets(assigned)
+        remaining = {tp for tp in assigned if end_offsets[tp] > start_offsets[tp]}
+        for tp in remaining:
+            consumer.seek(tp, start_offsets[tp])
+        order_ids: dict[str, None] = {}  # insertion-ordered set
+        scanned = 0
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= end_offsets[tp]:
+                        break
+                    scanned += 1
+                    order_id = order_id_of(record)
+                    if order_id is not None:
+                        order_ids.setdefault(order_id)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end_offsets[tp]:
+                    remaining.discard(tp)
+                    consumer.pause(tp)
+    finally:
+        await consumer.stop()
+    return TopicScan(topic=topic, order_ids=list(order_ids), records_scanned=scanned)

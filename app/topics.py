@@ -1,0 +1,135 @@
+"""Every topic of the platform: name, key, value, purpose and configuration.
+
+The one registry of topics.  The apps declare their Faust topics from it,
+and the topic-init step (``python -m app.topics``), ``make run`` and the
+tests create the topics from it.  Every key is the raw UTF-8 orderId (the
+replies are keyed by commandId), so each order's records share a partition.
+"""
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import faust
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from app.settings import CartSettings, ServiceSettings
+from models.codec import CODEC_NAME
+from models.commands import CommandReply, OrderCommand
+from models.events import OrderEvent
+
+logger = logging.getLogger(__name__)
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    purpose: str
+    config: Mapping[str, str] = field(default_factory=dict)
+    #: ``None``: the service's ``topic_partitions`` (co-partitioned topics).
+    partitions: int | None = None
+
+
+ORDER_COMMANDS = TopicSpec(
+    "order-commands",
+    "CreateOrder / UpdateOrderStatus commands from the cart's web views to its agent",
+    {"retention.ms": str(7 * DAY_MS)},
+)
+ORDER_EVENTS = TopicSpec(
+    "order-events",
+    "every change of every order (OrderEvent), for all consumers; kept forever",
+    {"retention.ms": "-1"},
+)
+ORDER_EVENTS_DLQ = TopicSpec(
+    "order-events.DLQ",
+    "order-events records the order service could not decode or validate",
+    {"retention.ms": "-1"},
+)
+COMMAND_REPLIES = TopicSpec(
+    "order-command-replies",
+    "the cart agent's answer to each command, read by the cart's web workers",
+    {"retention.ms": str(60 * 60 * 1000)},
+    partitions=1,
+)
+ALL_TOPICS = (ORDER_COMMANDS, ORDER_EVENTS, ORDER_EVENTS_DLQ, COMMAND_REPLIES)
+
+
+@dataclass(frozen=True)
+class OrderTopics:
+    """The Faust topics of one app, declared from the registry."""
+
+    commands: faust.TopicT
+    events: faust.TopicT
+    replies: faust.TopicT
+
+
+def declare_topics(app: faust.App, settings: ServiceSettings) -> OrderTopics:
+    def declare(spec: TopicSpec, value_type: type) -> faust.TopicT:
+        return app.topic(
+            spec.name,
+            key_type=str,
+            value_type=value_type,
+            key_serializer="raw",
+            value_serializer=CODEC_NAME,
+            partitions=spec.partitions or settings.topic_partitions,
+            replicas=settings.topic_replication_factor,
+        )
+
+    return OrderTopics(
+        commands=declare(ORDER_COMMANDS, OrderCommand),
+        events=declare(ORDER_EVENTS, OrderEvent),
+        replies=declare(COMMAND_REPLIES, CommandReply),
+    )
+
+
+async def create_topics(
+    bootstrap_servers: str,
+    partitions: int,
+    replication_factor: int,
+    specs: Sequence[TopicSpec] = ALL_TOPICS,
+) -> None:
+    """Create the topics that are missing; existing ones are left as they are."""
+    min_isr = str(min(2, replication_factor))
+    new_topics = [
+        NewTopic(
+            spec.name,
+            num_partitions=spec.partitions or partitions,
+            replication_factor=replication_factor,
+            topic_configs={**spec.config, "min.insync.replicas": min_isr},
+        )
+        for spec in specs
+    ]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        response = await admin.create_topics(new_topics)
+    finally:
+        await admin.close()
+    # The broker answers per topic; the first two fields are name and error code.
+    for name, error_code, *_ in response.topic_errors:
+        if error_code == 0:
+            logger.info("created topic %s", name)
+        elif error_code == TopicAlreadyExistsError.errno:
+            logger.info("topic %s exists", name)
+        else:
+            raise for_code(error_code)(f"cannot create topic {name}")
+
+
+def main() -> None:
+    defaults = CartSettings()
+    parser = argparse.ArgumentParser(description="Create the platform's topics.")
+    parser.add_argument("--bootstrap-servers", default=defaults.kafka_bootstrap_servers)
+    parser.add_argument("--partitions", type=int, default=defaults.topic_partitions)
+    parser.add_argument("--replication-factor", type=int, default=defaults.topic_replication_factor)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(create_topics(args.bootstrap_servers, args.partitions, args.replication_factor))
+
+
+if __name__ == "__main__":
+    main()

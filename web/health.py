@@ -1,0 +1,47 @@
+"""Liveness and readiness, the same on both services."""
+
+from collections.abc import Callable
+
+import faust
+from faust.web import Request, Response
+
+from app.broker_monitor import BrokerMonitor
+from web.http import ApiView, json_response
+from web.problems import HttpProblem
+
+
+class Readiness:
+    """Ready = Kafka answers, the tables are recovered, and any extra check holds."""
+
+    def __init__(
+        self, app: faust.App, monitor: BrokerMonitor, extra: dict[str, Callable[[], bool]]
+    ) -> None:
+        self.app = app
+        self.monitor = monitor
+        self.extra = extra
+
+    def tables_ready(self) -> bool:
+        return self.app.tables.recovery.completed.is_set() and not self.app.rebalancing
+
+    def failing(self) -> list[str]:
+        checks = {
+            "kafka": lambda: self.monitor.reachable,
+            "tables": self.tables_ready,
+            **self.extra,
+        }
+        return [name for name, check in checks.items() if not check()]
+
+
+def register_health_views(app: faust.App, readiness: Readiness) -> None:
+    @app.page("/health")
+    class HealthView(ApiView):
+        async def get(self, request: Request) -> Response:
+            return json_response({"status": "ok"})
+
+    @app.page("/ready")
+    class ReadyView(ApiView):
+        async def get(self, request: Request) -> Response:
+            failing = readiness.failing()
+            if failing:
+                raise HttpProblem(503, "not ready: " + ", ".join(failing))
+            return json_response({"status": "ready"})
