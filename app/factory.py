@@ -13,7 +13,7 @@ from agents.projector import register_projector
 from app.broker_monitor import BrokerMonitor
 from app.command_gateway import CommandGateway
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
-from app.topics import COMMAND_REPLIES, declare_topics
+from app.topics import COMMAND_REPLIES, ORDERS_TABLE, declare_topics
 from models import codec
 from models.state import CartOrder, ShippedOrder
 from web.cart import register_cart_views
@@ -66,7 +66,7 @@ def orders_table(app: faust.App, value_type: type, settings: ServiceSettings) ->
     # the changelog key and table_route's partition are the orderId's UTF-8
     # bytes, the partition the producer picked (str keys default to json).
     return app.Table(
-        "orders_by_id",
+        ORDERS_TABLE,
         key_type=bytes,
         value_type=value_type,
         partitions=settings.topic_partitions,

@@ -16,7 +16,7 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from app.settings import CartSettings, ServiceSettings
+from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from models.codec import CODEC_NAME
 from models.commands import CommandReply, OrderCommand
 from models.events import OrderEvent
@@ -56,7 +56,33 @@ COMMAND_REPLIES = TopicSpec(
     {"retention.ms": str(60 * 60 * 1000)},
     partitions=1,
 )
-ALL_TOPICS = (ORDER_COMMANDS, ORDER_EVENTS, ORDER_EVENTS_DLQ, COMMAND_REPLIES)
+
+#: The table both services keep, and so the name of its changelog topics.
+ORDERS_TABLE = "orders_by_id"
+
+
+def changelog_topic(app_id: str) -> TopicSpec:
+    """The changelog of an app's ``orders_by_id`` table, as Faust names it.
+
+    Faust would create it at start-up, but an agent that sees the topic before
+    its metadata has arrived crashes (PartitionsMismatch) and drops the event
+    in hand; created beforehand, the race is gone.
+    """
+    return TopicSpec(
+        f"{app_id}-{ORDERS_TABLE}-changelog",
+        f"{app_id}'s table of orders (Faust changelog): recovery after a restart",
+        {"cleanup.policy": "compact"},
+    )
+
+
+ALL_TOPICS = (
+    ORDER_COMMANDS,
+    ORDER_EVENTS,
+    ORDER_EVENTS_DLQ,
+    COMMAND_REPLIES,
+    changelog_topic(CartSettings.model_fields["app_id"].default),
+    changelog_topic(OrdersSettings.model_fields["app_id"].default),
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,44 @@
+# The two commands: `make run` and `make test`. Everything else is set up on the way.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+KAFKA := $(BIN)/python -m local_kafka
+
+.PHONY: run test unit lint fetch-kafka topics kafka-topics kafka-console-consumer clean
+
+$(INSTALLED): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test,dev]"
+	touch $@
+
+## Fetch Apache Kafka's jars from Maven Central into .cache/kafka (once).
+fetch-kafka: $(INSTALLED)
+	$(KAFKA) fetch
+
+## Kafka (KRaft) on 9092, the topics, cart on 8000, orders on 8001; Ctrl-C stops all.
+run: fetch-kafka
+	$(BIN)/python -m app.launcher
+
+## The whole suite: unit tests, then integration tests against a real broker.
+test: fetch-kafka
+	$(BIN)/python -m pytest
+
+unit: $(INSTALLED)
+	$(BIN)/python -m pytest tests/unit
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Kafka's own CLI against the local broker, e.g. make kafka-topics ARGS="--list"
+kafka-topics: fetch-kafka
+	$(KAFKA) tool topics $(ARGS)
+
+## Print a topic with its keys, e.g. make kafka-console-consumer TOPIC=order-events
+kafka-console-consumer: fetch-kafka
+	$(KAFKA) tool console-consumer --topic $(or $(TOPIC),order-events) --from-beginning $(ARGS)
+
+clean:
+	rm -rf .data

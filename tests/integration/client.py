@@ -1,0 +1,66 @@
+"""Small HTTP and Kafka helpers of the integration tests."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from models.codec import dumps, loads
+from models.events import OrderEvent
+
+T = TypeVar("T")
+
+
+async def call(
+    http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+    """Status, decoded JSON body (Decimal numbers) and headers.
+
+    ``json=`` bodies are written with Decimal amounts as JSON numbers.
+    """
+    if "json" in kwargs:
+        kwargs["data"] = dumps(kwargs.pop("json"))
+        kwargs.setdefault("headers", {"Content-Type": "application/json"})
+    async with http.request(method, url, **kwargs) as response:
+        body = await response.read()
+        return response.status, (loads(body) if body else None), response.headers
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 20
+) -> T:
+    """Poll ``probe`` until ``accept`` holds; fail with the last value at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s; last value: {value!r}")
+        await asyncio.sleep(0.1)
+
+
+async def order_events(bootstrap_servers: str, order_id: str) -> list[OrderEvent]:
+    """Every event of one order on ``order-events``, in log order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition("order-events", p) for p in range(6)]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            consumer.seek(tp, 0)
+        events: list[OrderEvent] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    if record.key == order_id.encode():
+                        events.append(OrderEvent.from_wire(loads(record.value)))
+        return events
+    finally:
+        await consumer.stop()

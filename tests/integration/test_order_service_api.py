@@ -1,0 +1,112 @@
+"""The order service's HTTP API, and what both services answer besides."""
+
+import pytest
+
+from tests.integration.client import call, eventually
+from tests.integration.conftest import Platform
+
+
+async def create(http, platform: Platform, order_id: str, num_items: int = 2) -> dict:
+    status, order, _ = await call(
+        http,
+        "POST",
+        f"{platform.cart.base_url}/create-order",
+        json={"orderId": order_id, "numItems": num_items},
+    )
+    assert status == 201
+    return order
+
+
+async def details(http, platform: Platform, order_id: str):
+    return await call(http, "GET", f"{platform.orders.base_url}/order-details?orderId={order_id}")
+
+
+async def test_order_details_has_the_order_and_two_percent_shipping(http, platform, order_id):
+    order = await create(http, platform, order_id, num_items=4)
+
+    status, found, _ = await eventually(
+        lambda: details(http, platform, order_id), lambda r: r[0] == 200
+    )
+
+    assert status == 200
+    assert {k: v for k, v in found.items() if k != "shippingCost"} == order
+    assert found["shippingCost"] == (order["totalAmount"] * 2 / 100).quantize(found["shippingCost"])
+
+
+async def test_order_details_follows_status_updates(http, platform, order_id):
+    await create(http, platform, order_id)
+    await call(
+        http,
+        "PUT",
+        f"{platform.cart.base_url}/update-order",
+        json={"orderId": order_id, "status": "confirmed"},
+    )
+
+    _, found, _ = await eventually(
+        lambda: details(http, platform, order_id),
+        lambda r: r[0] == 200 and r[1]["status"] == "confirmed",
+    )
+    assert found["status"] == "confirmed"
+
+
+async def test_unknown_order_is_not_found_and_bad_ids_are_bad_requests(http, platform):
+    assert (await details(http, platform, "never-created"))[0] == 404
+    assert (await details(http, platform, "bad%20id"))[0] == 400
+    missing = await call(http, "GET", f"{platform.orders.base_url}/order-details")
+    assert missing[0] == 400
+    assert missing[1]["errors"][0]["field"] == "orderId"
+
+
+async def test_topic_scan_lists_every_order_id_once(http, platform, order_id):
+    ids = [f"{order_id}-{n}" for n in range(3)]
+    for each in ids:
+        await create(http, platform, each)
+    await call(
+        http,
+        "PUT",
+        f"{platform.cart.base_url}/update-order",
+        json={"orderId": ids[0], "status": "pending"},
+    )
+
+    status, scan, _ = await call(
+        http, "GET", f"{platform.orders.base_url}/getAllOrderIdsFromTopic?topicName=order-events"
+    )
+
+    assert status == 200
+    assert scan["topic"] == "order-events"
+    assert set(ids) <= set(scan["orderIds"])
+    assert len(scan["orderIds"]) == len(set(scan["orderIds"])) == scan["count"]
+    assert scan["recordsScanned"] >= 4
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [("no-such-topic", 404), ("bad/name", 400), ("__consumer_offsets", 400), ("", 400)],
+)
+async def test_topic_scan_refuses_unknown_and_invalid_topics(http, platform, topic, expected):
+    status, problem, _ = await call(
+        http, "GET", f"{platform.orders.base_url}/getAllOrderIdsFromTopic?topicName={topic}"
+    )
+
+    assert status == expected
+    assert problem["status"] == expected
+
+
+@pytest.mark.parametrize("service", ["cart", "orders"])
+async def test_health_ready_and_openapi(http, platform, service):
+    base = getattr(platform, service).base_url
+
+    assert (await call(http, "GET", f"{base}/health"))[0] == 200
+    assert (await call(http, "GET", f"{base}/ready"))[0] == 200
+    status, document, _ = await call(http, "GET", f"{base}/openapi.json")
+    assert status == 200
+    assert document["openapi"].startswith("3.1")
+
+
+# "/" stays: Faust's production index, a bare {"status": "OK"} (see the README).
+@pytest.mark.parametrize("path", ["/tables", "/table", "/graph", "/router", "/stats", "/metrics"])
+async def test_faust_builtin_pages_are_off(http, platform, path):
+    for service in (platform.cart, platform.orders):
+        status, problem, _ = await call(http, "GET", f"{service.base_url}{path}")
+        assert status == 404
+        assert problem["status"] == 404
