@@ -47,6 +47,7 @@ class ServiceProcess:
         self.module, prefix = SERVICES[name]
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
+        self.data_dir = data_dir
         self.log_path = log_path
         self.env = {
             **os.environ,
