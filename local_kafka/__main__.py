@@ -1,0 +1,144 @@
+"""Command line: ``python -m local_kafka {fetch,run,tool} ...``.
+
+python -m local_kafka fetch
+python -m local_kafka run --port 9092 --data-dir .data/kafka
+python -m local_kafka tool topics --list
+python -m local_kafka tool console-consumer --topic order-events --from-beginning
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from local_kafka.broker import BrokerError, KafkaBroker
+from local_kafka.fetch import FetchError, ensure_libs
+from local_kafka.jvm import JavaNotFoundError, run_tool
+
+logger = logging.getLogger("local_kafka")
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+# name -> (Kafka main class, default arguments placed before the user's so theirs win).
+TOOLS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "topics": ("org.apache.kafka.tools.TopicCommand", ()),
+    "console-consumer": (
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        ("--property", "print.key=true", "--property", "key.separator= | "),
+    ),
+    "console-producer": ("org.apache.kafka.tools.ConsoleProducer", ()),
+    "consumer-groups": (
+        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        (),
+    ),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "fetch":
+            logger.info("Kafka jars are in %s", ensure_libs())
+            return 0
+        if args.command == "run":
+            return _run(args.data_dir, args.port, args.controller_port, args.timeout)
+        return _tool(args.tool, args.bootstrap_server, args.tool_args)
+    except (BrokerError, FetchError, JavaNotFoundError) as exc:
+        # Expected failures (port taken, no Maven...): the message says it all.
+        logger.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_kafka",
+        description="Local Apache Kafka (KRaft) for dev and tests.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("fetch", help="download the Kafka jars into .cache/kafka (idempotent)")
+
+    run = commands.add_parser("run", help="run a broker in the foreground until Ctrl-C")
+    run.add_argument("--port", type=int, default=9092, help="client port (default: 9092)")
+    run.add_argument(
+        "--controller-port",
+        type=int,
+        default=9093,
+        help="KRaft controller port (default: 9093)",
+    )
+    run.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".data/kafka"),
+        help="default: .data/kafka",
+    )
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=90,
+        help="seconds to wait for readiness (default: 90)",
+    )
+
+    tool = commands.add_parser(
+        "tool",
+        help="run a Kafka CLI tool against the broker",
+        description="Anything after the tool name is passed to Kafka's tool unchanged.",
+    )
+    tool.add_argument(
+        "--bootstrap-server",
+        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP),
+        help=f"default: $KAFKA_BOOTSTRAP_SERVERS or {DEFAULT_BOOTSTRAP}",
+    )
+    tool.add_argument("tool", choices=sorted(TOOLS))
+    tool.add_argument("tool_args", nargs=argparse.REMAINDER, metavar="ARGS")
+    return parser
+
+
+def _run(data_dir: Path, port: int, controller_port: int, timeout: float) -> int:
+    """Run the broker until SIGINT/SIGTERM, then stop it cleanly."""
+    # SIGTERM (from make, docker-style supervisors, `kill`) must stop the broker too:
+    # turn it into the same KeyboardInterrupt that Ctrl-C raises.
+    signal.signal(signal.SIGTERM, _interrupt)
+    broker = KafkaBroker(data_dir, port, controller_port, log_to_terminal=True)
+    try:
+        broker.start(timeout)
+        logger.info("Kafka ready on %s (Ctrl-C to stop)", broker.bootstrap_servers)
+        while broker.is_running:
+            time.sleep(0.5)
+        logger.error("Kafka exited unexpectedly; see %s", broker.log_path)
+        return 1
+    except KeyboardInterrupt:
+        logger.info("Stopping Kafka")
+        return 0
+    finally:
+        broker.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _tool(name: str, bootstrap_server: str, tool_args: Sequence[str]) -> int:
+    main_class, defaults = TOOLS[name]
+    args = [*defaults, *tool_args]
+    if not any(arg.split("=", 1)[0] == "--bootstrap-server" for arg in args):
+        args = ["--bootstrap-server", bootstrap_server, *args]
+    return run_tool(main_class, args, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""A real single-node Kafka broker (KRaft, broker+controller in one JVM) as a child."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from local_kafka.fetch import PACKAGE_DIR, ensure_libs, kafka_version
+from local_kafka.jvm import java_command
+from local_kafka.probe import fetch_cluster_info, free_port, port_in_use
+from local_kafka.storage import format_once
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+CONFIG_TEMPLATE = PACKAGE_DIR / "server.properties.template"
+BROKER_LOG_CONFIG = PACKAGE_DIR / "broker-log4j2.xml"
+
+# Kafka's scripts default to a 1 GiB heap; a dev/test broker with a handful of topics
+# needs far less. Exiting on OOM beats a half-dead broker that tests would wait on.
+_BROKER_JVM_OPTIONS = ("-Xms128m", "-Xmx512m", "-XX:+ExitOnOutOfMemoryError")
+_TAIL_LINES = 40
+
+
+class BrokerError(RuntimeError):
+    """The broker could not start, or was used in a state that does not allow it."""
+
+
+class KafkaBroker:
+    """A Kafka broker listening on ``127.0.0.1`` with all its state under ``data_dir``.
+
+    Ports given as 0 are chosen once, here, and kept for the object's lifetime, so
+    :meth:`restart` brings the broker back at the same ``bootstrap_servers`` and
+    clients can reconnect. ``data_dir`` survives :meth:`stop`: the next
+    :meth:`start` reuses its cluster id and topics.
+
+    With ``log_to_terminal`` the JVM's stderr (WARN and above, JVM crashes) goes to
+    our terminal; otherwise to ``data_dir/broker.out``. Full logs are always in
+    ``data_dir/broker.log``.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 0,
+        controller_port: int = 0,
+        *,
+        log_to_terminal: bool = False,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port or free_port(HOST)
+        self.controller_port = controller_port or free_port(HOST)
+        self.bootstrap_servers = f"{HOST}:{self.port}"
+        self.log_path = self.data_dir / "broker.log"
+        self._log_to_terminal = log_to_terminal
+        self._process: subprocess.Popen[bytes] | None = None
+        self._output: IO[bytes] | None = None
+        # Size of each log file when the JVM was spawned: errors quote only this run.
+        self._log_offsets: dict[Path, int] = {}
+
+    @property
+    def is_running(self) -> bool:
+        """True while the JVM process exists (also when paused)."""
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 90) -> None:
+        """Start the broker and return once it serves requests.
+
+        Fetches the jars first if needed (not counted in ``timeout``). Raises
+        :class:`BrokerError`, quoting the end of ``broker.log``, if the JVM exits or
+        is not ready within ``timeout`` seconds; the JVM is then killed.
+        """
+        if self.is_running:
+            raise BrokerError(f"Kafka on {self.bootstrap_servers} is already running")
+        for port in (self.port, self.controller_port):
+            if port_in_use(HOST, port):
+                raise BrokerError(f"{HOST}:{port} is taken (another Kafka still running?)")
+        ensure_libs()
+        started = time.monotonic()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self._write_config()
+        try:
+            cluster_id = format_once(self.data_dir / "logs", config)
+        except subprocess.CalledProcessError as exc:
+            output = f"{exc.stdout}{exc.stderr}".strip()
+            raise BrokerError(f"Formatting {self.data_dir / 'logs'} failed:\n{output}") from exc
+
+        command = java_command(
+            "kafka.Kafka",
+            [str(config)],
+            log_config=BROKER_LOG_CONFIG,
+            jvm_options=[*_BROKER_JVM_OPTIONS, f"-Dkafka.logs.dir={self.data_dir}"],
+        )
+        self._log_offsets = {
+            path: path.stat().st_size if path.exists() else 0
+            for path in (self.log_path, self.data_dir / "broker.out")
+        }
+        if not self._log_to_terminal:
+            self._output = (self.data_dir / "broker.out").open("ab")
+        # A session of its own keeps Ctrl-C in a terminal away from the JVM, so that
+        # our code, not the signal, decides how the broker shuts down.
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self._output,
+            stderr=self._output,
+            start_new_session=True,
+        )
+        # Safety net for code paths that never reach stop() (an exception in a test
+        # session, a script that forgets): stop the JVM when the interpreter exits.
+        atexit.register(self.stop)
+        self._wait_until_ready(self._process, cluster_id, started + timeout)
+        logger.info(
+            "Kafka %s (pid %d) started in %.1fs on %s, data in %s",
+            kafka_version(),
+            self._process.pid,
+            time.monotonic() - started,
+            self.bootstrap_servers,
+            self.data_dir,
+        )
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop cleanly (SIGTERM), SIGKILL after ``timeout`` seconds; idempotent."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            # A paused (SIGSTOPped) JVM only acts on SIGTERM once it is continued.
+            process.send_signal(signal.SIGCONT)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                logger.warning("Kafka did not stop within %.0fs; killing it", timeout)
+                process.kill()
+                process.wait()
+        logger.info("Kafka on %s stopped", self.bootstrap_servers)
+        self._forget_process()
+
+    def kill(self) -> None:
+        """SIGKILL the broker, as in a crash (the next start recovers its logs)."""
+        process = self._process
+        if process is None:
+            return
+        process.kill()
+        process.wait()
+        self._forget_process()
+
+    def pause(self) -> None:
+        """SIGSTOP the broker: connections stay open, nothing is answered (a hang)."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused broker."""
+        self._signal(signal.SIGCONT)
+
+    def restart(self, timeout: float = 90) -> None:
+        """Stop (if running) and start again on the same ports with the same data."""
+        self.stop()
+        self.start(timeout)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _write_config(self) -> Path:
+        """Render server.properties on every start, so port changes take effect."""
+        config = self.data_dir / "server.properties"
+        config.write_text(
+            CONFIG_TEMPLATE.read_text().format(
+                port=self.port,
+                controller_port=self.controller_port,
+                data_dir=self.data_dir,
+            )
+        )
+        return config
+
+    def _wait_until_ready(
+        self, process: subprocess.Popen[bytes], cluster_id: str, deadline: float
+    ) -> None:
+        """Poll with Metadata requests until the broker is unfenced and has a controller.
+
+        Checking the cluster id makes sure the answer comes from this broker, not
+        from another process that took the port.
+        """
+        while True:
+            code = process.poll()
+            if code is not None:
+                self._forget_process()
+                raise BrokerError(f"Kafka exited with code {code} while starting.{self._tails()}")
+            info = None
+            # Ask only once the listener is bound: until then every try would
+            # just log a refused connection.
+            if port_in_use(HOST, self.port):
+                with contextlib.suppress(OSError):
+                    info = fetch_cluster_info(HOST, self.port, timeout=1.0)
+            if (
+                info is not None
+                and info.cluster_id == cluster_id
+                and info.broker_ids
+                and info.controller_id >= 0
+            ):
+                return
+            if time.monotonic() > deadline:
+                self.kill()
+                raise BrokerError(
+                    f"Kafka on {self.bootstrap_servers} was not ready in time." + self._tails()
+                )
+            time.sleep(0.1)
+
+    def _signal(self, signum: signal.Signals) -> None:
+        if self._process is None or self._process.poll() is not None:
+            raise BrokerError(f"Kafka on {self.bootstrap_servers} is not running")
+        self._process.send_signal(signum)
+
+    def _forget_process(self) -> None:
+        self._process = None
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+        atexit.unregister(self.stop)
+
+    def _tails(self) -> str:
+        """The last lines this run wrote to the broker's log files, for error messages."""
+        report = ""
+        for path, offset in self._log_offsets.items():
+            if not path.exists():
+                continue
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                text = handle.read().decode(errors="replace")
+            lines = text.splitlines()[-_TAIL_LINES:]
+            if lines:
+                report += f"\n--- last {len(lines)} lines of {path} ---\n" + "\n".join(lines)
+        return report

@@ -1,0 +1,59 @@
+"""KRaft storage formatting: a log directory must be formatted once before first start."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from pathlib import Path
+
+from local_kafka.jvm import run_tool
+
+logger = logging.getLogger(__name__)
+
+# Written by `kafka-storage format`; holds the cluster id that every later start reuses.
+_META_PROPERTIES = "meta.properties"
+
+
+def cluster_id(log_dir: Path) -> str | None:
+    """The cluster id ``log_dir`` was formatted with, or None if it is not formatted."""
+    try:
+        text = (log_dir / _META_PROPERTIES).read_text()
+    except FileNotFoundError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "cluster.id":
+            return value.strip()
+    return None
+
+
+def format_once(log_dir: Path, config: Path) -> str:
+    """Format ``log_dir`` (the log.dirs of ``config``) unless done; return its cluster id.
+
+    Only a first start formats: meta.properties then keeps the cluster id, so data
+    survives restarts. Raises ``subprocess.CalledProcessError`` (output captured)
+    if Kafka's storage tool fails.
+    """
+    existing = cluster_id(log_dir)
+    if existing is not None:
+        return existing
+    new_id = _random_cluster_id()
+    result = run_tool(
+        "kafka.tools.StorageTool",
+        ["format", "--cluster-id", new_id, "--config", str(config)],
+        capture_output=True,
+    )
+    logger.debug("%s", result.stdout.strip())
+    return new_id
+
+
+def _random_cluster_id() -> str:
+    """A Kafka textual UUID: URL-safe base64 of 16 random bytes without padding.
+
+    Like Kafka's own generator, skip ids starting with "-", which parse as CLI flags.
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
