@@ -61,7 +61,8 @@ def problem_response(
 ) -> web.Response:
     title = web.Response(status=status).reason
     body: dict[str, Any] = {
-        "type": f"https://httpstatuses.io/{status}",
+        # RFC 9457 §4.2.1: "about:blank" = no more semantics than the status.
+        "type": "about:blank",
         "title": title,
         "status": status,
         "detail": detail,
@@ -99,12 +100,19 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return problem_response(exc.status, exc.text or exc.reason, headers=headers)
+        detail = {
+            404: f"there is nothing at {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+        }.get(exc.status, exc.text or exc.reason)
+        return problem_response(exc.status, detail, headers=headers)
     except WebError as exc:
         # Faust's own: 503 while table routing has no owner for a key yet, and
         # 405 for HEAD, which Faust routes to every view's GET, GET or not.
-        headers = {"Allow": _allowed_methods(request)} if exc.code == 405 else None
-        return problem_response(exc.code, str(exc.detail), headers=headers)
+        if exc.code == 405:
+            allowed = _allowed_methods(request)
+            detail = f"{request.method} is not allowed on {request.path}"
+            return problem_response(405, detail, headers={"Allow": allowed})
+        return problem_response(exc.code, str(exc.detail))
     except Exception as exc:
         for kind, status in STATUS_OF.items():
             if isinstance(exc, kind):
