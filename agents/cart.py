@@ -6,10 +6,13 @@ the command and the order's current row; the agent then publishes the event,
 waits for Kafka's acknowledgement, stores the new row and replies.
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 import faust
+from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 
 from app.topics import OrderTopics
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
@@ -19,6 +22,9 @@ from models.state import CartOrder
 from models.status import IllegalTransition, check_transition
 
 logger = logging.getLogger(__name__)
+
+PUBLISH_RETRY_FIRST_DELAY = 0.5
+PUBLISH_RETRY_MAX_DELAY = 5.0
 
 
 @dataclass(frozen=True)
@@ -92,22 +98,48 @@ def decide(command: OrderCommand, current: CartOrder | None) -> Decision:
 def register_command_handler(
     app: faust.App, topics: OrderTopics, orders_by_id: faust.Table
 ) -> faust.types.AgentT:
-    @app.agent(topics.commands, name="handle_order_commands", concurrency=1)
-    async def handle_order_commands(commands: faust.StreamT[OrderCommand]) -> None:
-        async for command in commands:
-            decision = decide(command, orders_by_id.get(command.orderId))
-            if decision.event is not None:
-                event = decision.event
+    async def publish(event: OrderEvent) -> RecordMetadata:
+        """Publish ``event`` and return Kafka's acknowledgement, retrying until there is one.
+
+        Moving on without it could leave an event that was written but is not
+        in the table, and the next command of the order would then reuse its
+        version with different content.  A retry may write the event twice;
+        both copies have the same eventId and version, and consumers skip the
+        second.  While Kafka is away this holds up the commands behind it in
+        the partition, which could not be applied anyway.
+        """
+        delay = PUBLISH_RETRY_FIRST_DELAY
+        while True:
+            try:
                 sent = await topics.events.send(
-                    key=command.orderId,
+                    key=event.orderId,
                     value=event,
                     headers={
                         "eventType": event.eventType.value.encode(),
                         "content-type": b"application/json",
                     },
                 )
-                # A 2xx must mean the event is durable: wait for the ack.
-                metadata = await sent
+                return await sent
+            except KafkaError as exc:
+                logger.warning(
+                    "publishing %s order=%s version=%d failed (%r); retrying in %.1f s",
+                    event.eventType.value,
+                    event.orderId,
+                    event.version,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, PUBLISH_RETRY_MAX_DELAY)
+
+    @app.agent(topics.commands, name="handle_order_commands", concurrency=1)
+    async def handle_order_commands(commands: faust.StreamT[OrderCommand]) -> None:
+        async for command in commands:
+            decision = decide(command, orders_by_id.get(command.orderId))
+            if decision.event is not None:
+                event = decision.event
+                # A 2xx must mean the event is durable: the ack comes first.
+                metadata = await publish(event)
                 orders_by_id[command.orderId] = decision.row
                 logger.info(
                     "published %s order=%s version=%d status=%s partition=%d offset=%d",

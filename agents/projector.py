@@ -2,21 +2,28 @@
 
 Each event carries the full order after the change, so applying it is
 replacing the row — if the event is newer than the row.  An older or equal
-version is a duplicate (a producer retry or a command redelivered after a
-crash) and is skipped; a version further ahead than the next one means
+version is a duplicate (a producer retry, or a command handled again after a
+crash) and is skipped.  A version further ahead than the next one means
 events were lost upstream: the snapshot is still complete, so it is applied,
 and the gap is logged as a warning for an operator.
+
+A record that cannot be decoded or validated goes, untouched, to the
+dead-letter topic with the reason in its headers, and the stream goes on:
+one bad record must not stop every order behind it in its partition.
 """
 
 import logging
 from enum import StrEnum
 
 import faust
+from faust.types import Message
 
 from app.topics import OrderTopics
+from models.codec import loads
 from models.events import OrderEvent
 from models.money import shipping_cost
 from models.state import ShippedOrder
+from models.wire import InvalidRecord, format_timestamp, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -41,49 +48,98 @@ def project(event: OrderEvent) -> ShippedOrder:
     )
 
 
+def decode_event(key: bytes | None, value: bytes | None) -> OrderEvent:
+    """The event in a record of ``order-events``; :class:`InvalidRecord` if there is none."""
+    if value is None:
+        raise InvalidRecord("record has no value")
+    try:
+        data = loads(value)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRecord(f"not JSON: {str(exc)[:200]}") from None
+    if not isinstance(data, dict):
+        raise InvalidRecord("an OrderEvent must be a JSON object")
+    event = OrderEvent.from_wire(data)
+    if key != event.orderId.encode():
+        raise InvalidRecord(f"record key {key!r:.80} is not the event's orderId")
+    return event
+
+
+def dead_letter_headers(
+    message: Message, error: Exception, service: str
+) -> list[tuple[str, bytes]]:
+    """The original headers plus what went wrong and where the record came from."""
+    return [
+        *((name, value) for name, value in (message.headers or [])),
+        ("dlq.error", type(error).__name__.encode()),
+        ("dlq.reason", str(error)[:1000].encode()),
+        ("dlq.source.topic", message.topic.encode()),
+        ("dlq.source.partition", str(message.partition).encode()),
+        ("dlq.source.offset", str(message.offset).encode()),
+        ("dlq.service", service.encode()),
+        ("dlq.failedAt", format_timestamp(utc_now()).encode()),
+    ]
+
+
 def register_projector(
     app: faust.App, topics: OrderTopics, orders_by_id: faust.Table
 ) -> faust.types.AgentT:
-    @app.agent(topics.events, name="project_order_events", concurrency=1)
-    async def project_order_events(events: faust.StreamT[OrderEvent]) -> None:
-        async for event in events:
-            message = events.current_event.message
-            current = orders_by_id.get(event.orderId)
-            applied = classify(event, current)
-            if applied is Applied.DUPLICATE:
-                logger.info(
-                    "skipped duplicate order=%s version=%d (held %d) "
-                    "event=%s partition=%d offset=%d",
-                    event.orderId,
-                    event.version,
-                    current.version,
-                    event.eventId,
+    @app.agent(topics.event_records, name="project_order_events", concurrency=1)
+    async def project_order_events(records: faust.StreamT[bytes]) -> None:
+        async for value in records:
+            message = records.current_event.message
+            try:
+                event = decode_event(message.key, value)
+            except InvalidRecord as exc:
+                # Awaited: the offset is committed only after the DLQ has the record.
+                sent = await topics.dead_letters.send(
+                    key=message.key,
+                    value=message.value,
+                    headers=dead_letter_headers(message, exc, app.conf.id),
+                )
+                await sent
+                logger.error(
+                    "dead-lettered partition=%d offset=%d key=%r: %s",
                     message.partition,
                     message.offset,
+                    message.key,
+                    exc,
                 )
                 continue
-            if applied is Applied.AFTER_GAP:
-                logger.warning(
-                    "version gap order=%s: held %d, got %d; applying the snapshot",
-                    event.orderId,
-                    current.version if current else 0,
-                    event.version,
-                )
-            row = project(event)
-            orders_by_id[event.orderId] = row
+            apply(event, message)
+
+    def apply(event: OrderEvent, message: Message) -> None:
+        current = orders_by_id.get(event.orderId)
+        applied = classify(event, current)
+        where = f"event={event.eventId} partition={message.partition} offset={message.offset}"
+        if applied is Applied.DUPLICATE:
             logger.info(
-                "applied %s order=%s version=%d status=%s total=%s %s shipping=%s "
-                "event=%s partition=%d offset=%d",
-                event.eventType.value,
+                "skipped duplicate order=%s version=%d (held %d) %s",
                 event.orderId,
                 event.version,
-                row.order.status.value,
-                row.order.totalAmount,
-                row.order.currency,
-                row.shippingCost,
-                event.eventId,
-                message.partition,
-                message.offset,
+                current.version if current else 0,
+                where,
             )
+            return
+        if applied is Applied.AFTER_GAP:
+            logger.warning(
+                "version gap order=%s: held %d, got %d; applying the snapshot %s",
+                event.orderId,
+                current.version if current else 0,
+                event.version,
+                where,
+            )
+        row = project(event)
+        orders_by_id[event.orderId] = row
+        logger.info(
+            "applied %s order=%s version=%d status=%s total=%s %s shipping=%s %s",
+            event.eventType.value,
+            event.orderId,
+            event.version,
+            row.order.status.value,
+            row.order.totalAmount,
+            row.order.currency,
+            row.shippingCost,
+            where,
+        )
 
     return project_order_events

@@ -1,8 +1,9 @@
 """Knows, at any moment and without waiting, whether Kafka answers.
 
-A background probe sends a real metadata request every second with a short
-deadline.  A TCP connect would not do: a hung broker (SIGSTOP, GC pause,
-full disk) still completes the TCP handshake.  Views read ``reachable``
+A background probe sends a real metadata request every half second with a
+one-second deadline, so an outage is known within 1.5 s.  A TCP connect
+would not do: a hung broker (SIGSTOP, GC pause, full disk) still completes
+the TCP handshake.  Views read ``reachable``
 and answer 503 at once instead of letting a request hang for the client
 library's timeouts; ``/ready`` reports it.
 """
@@ -23,12 +24,15 @@ class BrokerUnavailable(Exception):
 
 class BrokerMonitor(Service):
     def __init__(
-        self, bootstrap_servers: str, *, interval: float = 1.0, timeout: float = 1.5, **kwargs
+        self, bootstrap_servers: str, *, interval: float = 0.5, timeout: float = 1.0, **kwargs
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.interval = interval
         self.timeout = timeout
         self.reachable = False
+        #: Set while Kafka does not answer, for requests waiting on it.
+        self.unreachable = asyncio.Event()
+        self.unreachable.set()
         self.changed_at = time.monotonic()
         super().__init__(**kwargs)
 
@@ -54,7 +58,9 @@ class BrokerMonitor(Service):
                 self.reachable = reachable
                 self.changed_at = time.monotonic()
                 if reachable:
+                    self.unreachable.clear()
                     logger.info("Kafka at %s is reachable", self.bootstrap_servers)
                 else:
+                    self.unreachable.set()
                     logger.warning("Kafka at %s is NOT reachable", self.bootstrap_servers)
             await self.sleep(self.interval)

@@ -49,20 +49,40 @@ class CommandGateway(Service):
         super().__init__(**kwargs)
 
     async def submit(self, command: OrderCommand) -> CommandReply:
+        """Send ``command`` and return the agent's reply.
+
+        Raises :class:`BrokerUnavailable` if Kafka is known to be away (nothing
+        is sent), :class:`NotAcknowledged` if no reply comes within the
+        deadline or Kafka goes away while we wait (the command may still be
+        applied).
+        """
         if not (self.monitor.reachable and self.listening.is_set()):
-            raise BrokerUnavailable("Kafka is not reachable")
+            raise BrokerUnavailable("Kafka is not reachable; nothing was sent")
         reply = self._pending[command.commandId] = asyncio.get_running_loop().create_future()
+        exchange = asyncio.ensure_future(self._exchange(command, reply))
+        outage = asyncio.ensure_future(self.monitor.unreachable.wait())
         try:
-            async with asyncio.timeout(self.deadline):
-                sent = await self.commands_topic.send(key=command.orderId, value=command)
-                await sent
-                return await reply
-        except TimeoutError:
-            raise NotAcknowledged(
-                f"no answer for order {command.orderId} within {self.deadline:g} s"
-            ) from None
+            done, _ = await asyncio.wait(
+                {exchange, outage}, timeout=self.deadline, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
+            exchange.cancel()
+            outage.cancel()
             self._pending.pop(command.commandId, None)
+        if exchange in done:
+            return exchange.result()
+        reason = "Kafka became unreachable" if outage in done else "no answer"
+        raise NotAcknowledged(
+            f"{reason} while order {command.orderId} was being processed "
+            f"(deadline {self.deadline:g} s); it may or may not have been applied"
+        )
+
+    async def _exchange(
+        self, command: OrderCommand, reply: asyncio.Future[CommandReply]
+    ) -> CommandReply:
+        sent = await self.commands_topic.send(key=command.orderId, value=command)
+        await sent
+        return await reply
 
     @Service.task
     async def _listen(self) -> None:

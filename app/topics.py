@@ -92,16 +92,21 @@ class OrderTopics:
     commands: faust.TopicT
     events: faust.TopicT
     replies: faust.TopicT
+    #: ``order-events`` as the projector reads it: bytes it decodes itself, so
+    #: that a record it cannot decode reaches the dead-letter topic intact.
+    event_records: faust.TopicT
+    dead_letters: faust.TopicT
 
 
 def declare_topics(app: faust.App, settings: ServiceSettings) -> OrderTopics:
     def declare(spec: TopicSpec, value_type: type) -> faust.TopicT:
+        raw = value_type is bytes
         return app.topic(
             spec.name,
-            key_type=str,
+            key_type=bytes if raw else str,
             value_type=value_type,
             key_serializer="raw",
-            value_serializer=CODEC_NAME,
+            value_serializer="raw" if raw else CODEC_NAME,
             partitions=spec.partitions or settings.topic_partitions,
             replicas=settings.topic_replication_factor,
         )
@@ -110,6 +115,8 @@ def declare_topics(app: faust.App, settings: ServiceSettings) -> OrderTopics:
         commands=declare(ORDER_COMMANDS, OrderCommand),
         events=declare(ORDER_EVENTS, OrderEvent),
         replies=declare(COMMAND_REPLIES, CommandReply),
+        event_records=declare(ORDER_EVENTS, bytes),
+        dead_letters=declare(ORDER_EVENTS_DLQ, bytes),
     )
 
 

@@ -4,7 +4,7 @@ Floats never touch an amount: JSON is parsed with Decimal numbers (see
 :mod:`models.codec`), so ``19.99`` stays exactly ``19.99``.
 """
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 SHIPPING_RATE = Decimal("0.02")
@@ -32,7 +32,10 @@ def to_money(amount: Decimal) -> Decimal:
 
 def has_cents_precision(amount: Decimal) -> bool:
     """True when ``amount`` has no more than two decimal places."""
-    return amount.is_finite() and amount == amount.quantize(CENT)
+    try:
+        return amount.is_finite() and amount == amount.quantize(CENT)
+    except InvalidOperation:  # too many digits to quantize: not a sane amount
+        return False
 
 
 def shipping_cost(total_amount: Decimal) -> Decimal:

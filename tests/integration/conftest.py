@@ -6,6 +6,7 @@ them is what costs); tests use their own orderIds so they never collide.
 """
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -38,42 +39,39 @@ class Platform:
         service.wait_ready()
 
 
-@pytest.fixture(scope="session")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
-    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
-    broker.start()
+@contextlib.contextmanager
+def running_platform(workdir: Path) -> Iterator[Platform]:
+    """A broker with the topics and both services, all stopped on the way out."""
+    broker = KafkaBroker(workdir / "kafka")
+    services = [
+        ServiceProcess(
+            name,
+            bootstrap_servers=broker.bootstrap_servers,
+            port=free_port(),
+            data_dir=workdir / "state",
+            log_path=workdir / f"{name}.log",
+        )
+        for name in ("cart", "orders")
+    ]
     try:
+        broker.start()
         asyncio.run(create_topics(broker.bootstrap_servers, PARTITIONS, replication_factor=1))
-        yield broker
+        for service in services:
+            service.start()
+        for service in services:
+            service.wait_ready()
+        yield Platform(broker, *services)
     finally:
+        for service in services:
+            service.stop()
         broker.stop()
 
 
 @pytest.fixture(scope="session")
-def platform(kafka: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    workdir: Path = tmp_path_factory.mktemp("services")
-    # A short deadline keeps the timeout tests quick; still ample on loopback.
-    extra = {"CART_REQUEST_TIMEOUT": "5", "ORDERS_REQUEST_TIMEOUT": "5"}
-    cart, orders = (
-        ServiceProcess(
-            name,
-            bootstrap_servers=kafka.bootstrap_servers,
-            port=free_port(),
-            data_dir=workdir / "state",
-            log_path=workdir / f"{name}.log",
-            extra_env=extra,
-        )
-        for name in ("cart", "orders")
-    )
-    try:
-        for service in (cart, orders):
-            service.start()
-        for service in (cart, orders):
-            service.wait_ready()
-        yield Platform(kafka, cart, orders)
-    finally:
-        for service in (cart, orders):
-            service.stop()
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The shared platform: tests must leave it running and healthy."""
+    with running_platform(tmp_path_factory.mktemp("platform")) as shared:
+        yield shared
 
 
 @pytest.fixture(scope="session")

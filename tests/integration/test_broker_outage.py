@@ -1,0 +1,143 @@
+"""A broker outage: fast 503s, local reads go on, and recovery without a restart.
+
+These tests stop and pause Kafka, so they get a platform of their own.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.integration.client import call, eventually
+from tests.integration.conftest import Platform, running_platform
+
+logger = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="module")
+def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    with running_platform(tmp_path_factory.mktemp("fragile")) as platform:
+        yield platform
+
+
+async def timed(coro) -> tuple[float, tuple]:
+    started = time.monotonic()
+    result = await coro
+    return time.monotonic() - started, result
+
+
+def outage_cases() -> list[tuple[str, Callable, Callable]]:
+    return [
+        ("stopped", lambda b: b.stop(), lambda b: b.start()),
+        ("paused", lambda b: b.pause(), lambda b: b.resume()),
+    ]
+
+
+@pytest.mark.parametrize(("kind", "break_kafka", "heal_kafka"), outage_cases())
+async def test_outage_gives_fast_503s_and_the_services_recover_by_themselves(
+    http, fragile, order_id, kind, break_kafka, heal_kafka
+):
+    cart, orders = fragile.cart.base_url, fragile.orders.base_url
+    created = await call(
+        http, "POST", f"{cart}/create-order", json={"orderId": order_id, "numItems": 1}
+    )
+    assert created[0] == 201
+    await eventually(
+        lambda: call(http, "GET", f"{orders}/order-details?orderId={order_id}"),
+        lambda r: r[0] == 200,
+    )
+
+    await asyncio.to_thread(break_kafka, fragile.broker)
+    try:
+        for base in (cart, orders):
+            await eventually(lambda b=base: call(http, "GET", f"{b}/ready"), lambda r: r[0] == 503)
+
+        create_time, create = await timed(
+            call(
+                http,
+                "POST",
+                f"{cart}/create-order",
+                json={"orderId": f"{order_id}-x", "numItems": 1},
+            )
+        )
+        update_time, update = await timed(
+            call(
+                http, "PUT", f"{cart}/update-order", json={"orderId": order_id, "status": "pending"}
+            )
+        )
+        scan_time, scan = await timed(
+            call(http, "GET", f"{orders}/getAllOrderIdsFromTopic?topicName=order-events")
+        )
+        details = await call(http, "GET", f"{orders}/order-details?orderId={order_id}")
+        health = [(await call(http, "GET", f"{b}/health"))[0] for b in (cart, orders)]
+    finally:
+        await asyncio.to_thread(heal_kafka, fragile.broker)
+
+    assert (create[0], update[0], scan[0]) == (503, 503, 503), kind
+    assert create[2]["Retry-After"]
+    assert update[2]["Retry-After"]
+    assert create[1]["status"] == 503
+    assert max(create_time, update_time) < 2.0
+    assert scan_time < 10.0
+    assert details[0] == 200  # the table is local state
+    assert health == [200, 200]
+
+    # Back without restarting anything: the first create succeeds within 30 s.
+    healed_at = time.monotonic()
+    attempt = 0
+
+    async def try_create():
+        nonlocal attempt
+        attempt += 1
+        body = {"orderId": f"{order_id}-after-{attempt}", "numItems": 1}
+        return await call(http, "POST", f"{cart}/create-order", json=body)
+
+    _, recovered, _ = await eventually(try_create, lambda r: r[0] == 201, timeout=30)
+    recovery_time = time.monotonic() - healed_at
+    logger.info(
+        "%s broker: 503 in %.3f s (create) / %.3f s (update), scan %d in %.3f s; "
+        "first create %.1f s after Kafka was back",
+        kind,
+        create_time,
+        update_time,
+        scan[0],
+        scan_time,
+        recovery_time,
+    )
+    assert recovery_time < 30
+    # ... and the order service applies events again.
+    await eventually(
+        lambda: call(http, "GET", f"{orders}/order-details?orderId={recovered['orderId']}"),
+        lambda r: r[0] == 200,
+        timeout=30,
+    )
+    # The update refused during the outage was not applied behind the client's back.
+    _, found, _ = await call(http, "GET", f"{orders}/order-details?orderId={order_id}")
+    assert found["status"] == "new"
+
+
+async def test_a_request_caught_by_the_outage_is_answered_within_two_seconds(
+    http, fragile, order_id
+):
+    """Kafka hangs after the service last saw it: the request must not hang too."""
+    await asyncio.to_thread(fragile.broker.pause)
+    try:
+        elapsed, (status, problem, headers) = await timed(
+            call(
+                http,
+                "POST",
+                f"{fragile.cart.base_url}/create-order",
+                json={"orderId": order_id, "numItems": 1},
+            )
+        )
+    finally:
+        await asyncio.to_thread(fragile.broker.resume)
+
+    logger.info("request during a fresh outage: %d in %.3f s", status, elapsed)
+    # 503 if the outage was known before sending, 504 if it began while waiting.
+    assert status in (503, 504)
+    assert headers["Retry-After"]
+    assert problem["status"] == status
+    assert elapsed < 2.0

@@ -1,0 +1,127 @@
+"""Records the order service cannot use: dead-lettered, and the stream goes on."""
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from models.codec import dumps, loads
+from tests.integration.client import call, eventually
+
+
+async def produce(bootstrap_servers: str, key: bytes | None, value: bytes) -> tuple[int, int]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        metadata = await producer.send_and_wait("order-events", key=key, value=value)
+        return metadata.partition, metadata.offset
+    finally:
+        await producer.stop()
+
+
+async def dead_letters(bootstrap_servers: str) -> list:
+    consumer = AIOKafkaConsumer(
+        "order-events.DLQ",
+        bootstrap_servers=bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=1000)
+        return [record for records in batches.values() for record in records]
+    finally:
+        await consumer.stop()
+
+
+def event(order_id: str, version: int, *, quantity: int = 2, total: str = "20.00") -> dict:
+    return {
+        "eventId": f"{order_id}-{version}",
+        "eventType": "OrderCreated" if version == 1 else "OrderStatusChanged",
+        "orderId": order_id,
+        "version": version,
+        "occurredAt": "2026-11-25T10:00:00.000Z",
+        "order": {
+            "orderId": order_id,
+            "customerId": "CUST-1",
+            "orderDate": "2026-11-25T10:00:00.000Z",
+            "items": [{"itemId": "SKU-1", "quantity": quantity, "price": 10}],
+            "totalAmount": loads(total),
+            "currency": "USD",
+            "status": "new" if version == 1 else "confirmed",
+        },
+    }
+
+
+def poison(order_id: str) -> dict[str, bytes]:
+    wrong_status = event(order_id, 1)
+    wrong_status["order"]["status"] = "teleported"
+    return {
+        "garbage bytes": b"\x00\xff not json",
+        "wrong schema": dumps({"hello": "world"}),
+        "negative quantity": dumps(event(order_id, 1, quantity=-2, total="-20.00")),
+        "total mismatch": dumps(event(order_id, 1, total="999.00")),
+        "unknown status": dumps(wrong_status),
+    }
+
+
+@pytest.mark.parametrize("case", list(poison("x")))
+async def test_a_record_that_cannot_be_used_goes_to_the_dlq_intact(http, platform, order_id, case):
+    value = poison(order_id)[case]
+    partition, offset = await produce(platform.bootstrap_servers, order_id.encode(), value)
+
+    letters = await eventually(
+        lambda: dead_letters(platform.bootstrap_servers),
+        lambda records: any(r.key == order_id.encode() for r in records),
+    )
+
+    (letter,) = [r for r in letters if r.key == order_id.encode()]
+    headers = {name: data.decode() for name, data in letter.headers}
+    assert letter.value == value
+    assert headers["dlq.source.topic"] == "order-events"
+    assert (headers["dlq.source.partition"], headers["dlq.source.offset"]) == (
+        str(partition),
+        str(offset),
+    )
+    assert headers["dlq.error"] == "InvalidRecord"
+    assert headers["dlq.reason"]
+    # The projector went on: a real order behind it is applied.
+    status, _, _ = await call(
+        http,
+        "POST",
+        f"{platform.cart.base_url}/create-order",
+        json={"orderId": f"{order_id}-after", "numItems": 1},
+    )
+    assert status == 201
+    await eventually(
+        lambda: call(
+            http,
+            "GET",
+            f"{platform.orders.base_url}/order-details?orderId={order_id}-after",
+        ),
+        lambda r: r[0] == 200,
+    )
+
+
+async def test_a_version_gap_applies_the_snapshot_and_older_versions_are_skipped(
+    http, platform, order_id
+):
+    details = f"{platform.orders.base_url}/order-details?orderId={order_id}"
+    key = order_id.encode()
+
+    # Versions 1 and 2 never arrive; 3 carries the whole order.
+    third = event(order_id, 3)
+    await produce(platform.bootstrap_servers, key, dumps(third))
+    _, found, _ = await eventually(lambda: call(http, "GET", details), lambda r: r[0] == 200)
+    assert found["status"] == "confirmed"
+
+    # The late version 2 is older than what is held: skipped.
+    late = event(order_id, 2)
+    late["order"]["status"] = "pending"
+    await produce(platform.bootstrap_servers, key, dumps(late))
+    marker = f"{order_id}-marker"
+    await produce(platform.bootstrap_servers, key, dumps(event(marker, 1)))  # wrong key → DLQ
+    await eventually(
+        lambda: dead_letters(platform.bootstrap_servers),
+        lambda records: any(marker.encode() in r.value for r in records),
+    )
+    _, found, _ = await call(http, "GET", details)
+    assert found["status"] == "confirmed"
