@@ -44,6 +44,8 @@ def create_app(settings: ServiceSettings) -> faust.App:
         producer_acks=-1,
         producer_request_timeout=settings.request_timeout,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.consumer_session_timeout,
+        broker_heartbeat_interval=settings.consumer_session_timeout / 3,
         web_bind=settings.web_bind,
         web_host=settings.web_host,
         web_port=settings.web_port,

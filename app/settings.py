@@ -26,6 +26,9 @@ class ServiceSettings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
     #: Deadline of a request that waits on Kafka; also the producer's.
     request_timeout: float = Field(default=5.0, gt=0)
+    #: Seconds before the group gives a silent (crashed) worker's partitions
+    #: to the others; Faust's default is 60.
+    consumer_session_timeout: float = Field(default=10.0, ge=6.0)
     log_level: str = "INFO"
 
     @property
