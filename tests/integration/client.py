@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from models.codec import dumps, loads
 from models.events import OrderEvent
@@ -64,3 +64,38 @@ async def order_events(bootstrap_servers: str, order_id: str) -> list[OrderEvent
         return events
     finally:
         await consumer.stop()
+
+
+async def produce(
+    bootstrap_servers: str, records: list[tuple[bytes | None, bytes]], topic: str = "order-events"
+) -> list[tuple[int, int]]:
+    """Write raw records as any other producer would; (partition, offset) of each."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, key=key, value=value) for key, value in records]
+        return [((meta := await each).partition, meta.offset) for each in sent]
+    finally:
+        await producer.stop()
+
+
+def event(order_id: str, version: int, *, quantity: int = 2, total: str = "20.00") -> dict:
+    """Wire data of an OrderEvent as another producer might write it."""
+    return {
+        "eventId": f"{order_id}-{version}",
+        "eventType": "OrderCreated" if version == 1 else "OrderStatusChanged",
+        "orderId": order_id,
+        "version": version,
+        "occurredAt": "2026-11-25T10:00:00.000Z",
+        "order": {
+            "orderId": order_id,
+            "customerId": "CUST-1",
+            "orderDate": "2026-11-25T10:00:00.000Z",
+            "items": [{"itemId": "SKU-1", "quantity": quantity, "price": 10}],
+            "totalAmount": loads(total),
+            "currency": "USD",
+            "status": "new" if version == 1 else "confirmed",
+        },
+    }

@@ -1,20 +1,10 @@
 """Records the order service cannot use: dead-lettered, and the stream goes on."""
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
-from models.codec import dumps, loads
-from tests.integration.client import call, eventually
-
-
-async def produce(bootstrap_servers: str, key: bytes | None, value: bytes) -> tuple[int, int]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
-    await producer.start()
-    try:
-        metadata = await producer.send_and_wait("order-events", key=key, value=value)
-        return metadata.partition, metadata.offset
-    finally:
-        await producer.stop()
+from models.codec import dumps
+from tests.integration.client import call, event, eventually, produce
 
 
 async def dead_letters(bootstrap_servers: str) -> list:
@@ -32,25 +22,6 @@ async def dead_letters(bootstrap_servers: str) -> list:
         await consumer.stop()
 
 
-def event(order_id: str, version: int, *, quantity: int = 2, total: str = "20.00") -> dict:
-    return {
-        "eventId": f"{order_id}-{version}",
-        "eventType": "OrderCreated" if version == 1 else "OrderStatusChanged",
-        "orderId": order_id,
-        "version": version,
-        "occurredAt": "2026-11-25T10:00:00.000Z",
-        "order": {
-            "orderId": order_id,
-            "customerId": "CUST-1",
-            "orderDate": "2026-11-25T10:00:00.000Z",
-            "items": [{"itemId": "SKU-1", "quantity": quantity, "price": 10}],
-            "totalAmount": loads(total),
-            "currency": "USD",
-            "status": "new" if version == 1 else "confirmed",
-        },
-    }
-
-
 def poison(order_id: str) -> dict[str, bytes]:
     wrong_status = event(order_id, 1)
     wrong_status["order"]["status"] = "teleported"
@@ -66,7 +37,7 @@ def poison(order_id: str) -> dict[str, bytes]:
 @pytest.mark.parametrize("case", list(poison("x")))
 async def test_a_record_that_cannot_be_used_goes_to_the_dlq_intact(http, platform, order_id, case):
     value = poison(order_id)[case]
-    partition, offset = await produce(platform.bootstrap_servers, order_id.encode(), value)
+    ((partition, offset),) = await produce(platform.bootstrap_servers, [(order_id.encode(), value)])
 
     letters = await eventually(
         lambda: dead_letters(platform.bootstrap_servers),
@@ -109,16 +80,16 @@ async def test_a_version_gap_applies_the_snapshot_and_older_versions_are_skipped
 
     # Versions 1 and 2 never arrive; 3 carries the whole order.
     third = event(order_id, 3)
-    await produce(platform.bootstrap_servers, key, dumps(third))
+    await produce(platform.bootstrap_servers, [(key, dumps(third))])
     _, found, _ = await eventually(lambda: call(http, "GET", details), lambda r: r[0] == 200)
     assert found["status"] == "confirmed"
 
     # The late version 2 is older than what is held: skipped.
     late = event(order_id, 2)
     late["order"]["status"] = "pending"
-    await produce(platform.bootstrap_servers, key, dumps(late))
+    await produce(platform.bootstrap_servers, [(key, dumps(late))])
     marker = f"{order_id}-marker"
-    await produce(platform.bootstrap_servers, key, dumps(event(marker, 1)))  # wrong key → DLQ
+    await produce(platform.bootstrap_servers, [(key, dumps(event(marker, 1)))])  # key ≠ id: DLQ
     await eventually(
         lambda: dead_letters(platform.bootstrap_servers),
         lambda records: any(marker.encode() in r.value for r in records),

@@ -3,7 +3,8 @@
 import asyncio
 import shutil
 
-from tests.integration.client import call, eventually
+from models.codec import dumps
+from tests.integration.client import call, event, eventually, produce
 
 
 async def create_orders(http, platform, ids: list[str]) -> None:
@@ -68,3 +69,27 @@ async def test_cart_restart_still_rejects_a_duplicate_order_id(http, platform, o
         json={"orderId": order_id, "numItems": 1},
     )
     assert status == 409
+
+
+async def test_ten_thousand_orders_are_all_back_when_ready_says_so(http, platform, order_id):
+    """Given 10,000 orders in the table, a restarted order service is complete at /ready."""
+    ids = [f"{order_id}-{n:05d}" for n in range(10_000)]
+    await produce(platform.bootstrap_servers, [(i.encode(), dumps(event(i, 1))) for i in ids])
+    await eventually(lambda: missing_details(http, platform, ids[-100:]), lambda m: not m)
+
+    await asyncio.to_thread(platform.restart, platform.orders)
+
+    assert await missing_details(http, platform, ids) == []
+
+
+async def missing_details(http, platform, ids: list[str]) -> list[str]:
+    """The ids /order-details does not know, asked 50 at a time."""
+    gate = asyncio.Semaphore(50)
+
+    async def known(order_id: str) -> bool:
+        async with gate:
+            url = f"{platform.orders.base_url}/order-details?orderId={order_id}"
+            return (await call(http, "GET", url))[0] == 200
+
+    found = await asyncio.gather(*(known(each) for each in ids))
+    return [each for each, ok in zip(ids, found, strict=True) if not ok]
