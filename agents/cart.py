@@ -14,6 +14,7 @@ import faust
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
+from app.metrics import ServiceMetrics
 from app.topics import OrderTopics
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
 from models.events import EventType, OrderEvent, event_id_for
@@ -96,7 +97,7 @@ def decide(command: OrderCommand, current: CartOrder | None) -> Decision:
 
 
 def register_command_handler(
-    app: faust.App, topics: OrderTopics, orders_by_id: faust.Table
+    app: faust.App, topics: OrderTopics, orders_by_id: faust.Table, metrics: ServiceMetrics
 ) -> faust.types.AgentT:
     async def publish(event: OrderEvent) -> RecordMetadata:
         """Publish ``event`` and return Kafka's acknowledgement, retrying until there is one.
@@ -136,6 +137,7 @@ def register_command_handler(
     async def handle_order_commands(commands: faust.StreamT[OrderCommand]) -> None:
         async for command in commands:
             decision = decide(command, orders_by_id.get(command.orderId))
+            metrics.commands.labels(command.commandType.value, decision.reply.outcome.value).inc()
             if decision.event is not None:
                 event = decision.event
                 # A 2xx must mean the event is durable: the ack comes first.

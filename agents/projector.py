@@ -18,6 +18,7 @@ from enum import StrEnum
 import faust
 from faust.types import Message
 
+from app.metrics import ServiceMetrics
 from app.topics import OrderTopics
 from models.codec import loads
 from models.events import OrderEvent
@@ -81,7 +82,7 @@ def dead_letter_headers(
 
 
 def register_projector(
-    app: faust.App, topics: OrderTopics, orders_by_id: faust.Table
+    app: faust.App, topics: OrderTopics, orders_by_id: faust.Table, metrics: ServiceMetrics
 ) -> faust.types.AgentT:
     @app.agent(topics.event_records, name="project_order_events", concurrency=1)
     async def project_order_events(records: faust.StreamT[bytes]) -> None:
@@ -97,6 +98,7 @@ def register_projector(
                     headers=dead_letter_headers(message, exc, app.conf.id),
                 )
                 await sent
+                metrics.dead_lettered.inc()
                 logger.error(
                     "dead-lettered partition=%d offset=%d key=%r: %s",
                     message.partition,
@@ -112,6 +114,7 @@ def register_projector(
         applied = classify(event, current)
         where = f"event={event.eventId} partition={message.partition} offset={message.offset}"
         if applied is Applied.DUPLICATE:
+            metrics.duplicates_skipped.inc()
             logger.info(
                 "skipped duplicate order=%s version=%d (held %d) %s",
                 event.orderId,
@@ -121,6 +124,7 @@ def register_projector(
             )
             return
         if applied is Applied.AFTER_GAP:
+            metrics.version_gaps.inc()
             logger.warning(
                 "version gap order=%s: held %d, got %d; applying the snapshot %s",
                 event.orderId,
@@ -130,6 +134,7 @@ def register_projector(
             )
         row = project(event)
         orders_by_id[event.orderId] = row
+        metrics.events_applied.inc()
         logger.info(
             "applied %s order=%s version=%d status=%s total=%s %s shipping=%s %s",
             event.eventType.value,

@@ -99,7 +99,16 @@ class CommandGateway(Service):
         assert consumer is not None
         self.listening.set()
         async for record in consumer:
-            reply = CommandReply.from_wire(loads(record.value))
+            try:
+                reply = CommandReply.from_wire(loads(record.value))
+            except (ValueError, TypeError) as exc:  # one bad record must not end listening
+                logger.error(
+                    "unreadable reply partition=%d offset=%d: %r",
+                    record.partition,
+                    record.offset,
+                    exc,
+                )
+                continue
             waiter = self._pending.get(reply.commandId)
             if waiter is not None and not waiter.done():
                 waiter.set_result(reply)

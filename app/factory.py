@@ -12,6 +12,7 @@ from agents.cart import register_command_handler
 from agents.projector import register_projector
 from app.broker_monitor import BrokerMonitor
 from app.command_gateway import CommandGateway
+from app.metrics import ServiceMetrics
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from app.topics import COMMAND_REPLIES, ORDERS_TABLE, declare_topics
 from models import codec
@@ -27,7 +28,7 @@ from web.problems import problem_middleware
 SCAN_TIMEOUT_SECONDS = 60.0
 
 
-def create_app(settings: ServiceSettings) -> faust.App:
+def create_app(settings: ServiceSettings, metrics: ServiceMetrics) -> faust.App:
     codec.register()
     logging.getLogger().setLevel(settings.log_level)
     datadir = settings.data_dir / settings.app_id
@@ -50,7 +51,7 @@ def create_app(settings: ServiceSettings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_application_options={
-            "middlewares": [problem_middleware],
+            "middlewares": [metrics.middleware, problem_middleware],
             "client_max_size": MAX_BODY_BYTES,
         },
         # Faust's built-in pages (/tables shows table contents, /graph, /router,
@@ -76,10 +77,12 @@ def orders_table(app: faust.App, value_type: type, settings: ServiceSettings) ->
 
 
 def create_cart_app(settings: CartSettings) -> faust.App:
-    app = create_app(settings)
+    metrics = ServiceMetrics()
+    app = create_app(settings, metrics)
     topics = declare_topics(app, settings)
     orders_by_id = orders_table(app, CartOrder, settings)
     monitor = app.add_dependency(BrokerMonitor(settings.kafka_bootstrap_servers))
+    metrics.watch(app, monitor)
     gateway = app.add_dependency(
         CommandGateway(
             topics.commands,
@@ -89,22 +92,24 @@ def create_cart_app(settings: CartSettings) -> faust.App:
             deadline=settings.request_timeout,
         )
     )
-    register_command_handler(app, topics, orders_by_id)
+    register_command_handler(app, topics, orders_by_id, metrics)
     readiness = Readiness(app, monitor, {"replies": gateway.listening.is_set})
-    register_health_views(app, readiness)
+    register_health_views(app, readiness, metrics)
     register_cart_views(app, gateway)
     register_openapi_view(app, cart_openapi())
     return app
 
 
 def create_orders_app(settings: OrdersSettings) -> faust.App:
-    app = create_app(settings)
+    metrics = ServiceMetrics()
+    app = create_app(settings, metrics)
     topics = declare_topics(app, settings)
     orders_by_id = orders_table(app, ShippedOrder, settings)
     monitor = app.add_dependency(BrokerMonitor(settings.kafka_bootstrap_servers))
-    register_projector(app, topics, orders_by_id)
+    metrics.watch(app, monitor)
+    register_projector(app, topics, orders_by_id, metrics)
     readiness = Readiness(app, monitor, {})
-    register_health_views(app, readiness)
+    register_health_views(app, readiness, metrics)
     register_order_views(
         app,
         orders_by_id,

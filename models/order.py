@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from models.money import ISO_4217_CURRENCIES
+from models.money import ISO_4217_CURRENCIES, to_money
 from models.status import OrderStatus
 from models.wire import (
     InvalidRecord,
@@ -32,7 +32,7 @@ class OrderItem(WireRecord):
         return self.price * self.quantity
 
     def to_wire(self) -> dict[str, Any]:
-        return {"itemId": self.itemId, "quantity": self.quantity, "price": self.price}
+        return {"itemId": self.itemId, "quantity": self.quantity, "price": to_money(self.price)}
 
     @classmethod
     def from_wire(cls, data: WireData) -> "OrderItem":
@@ -63,7 +63,7 @@ class Order(WireRecord):
             "customerId": self.customerId,
             "orderDate": format_timestamp(self.orderDate),
             "items": [item.to_wire() for item in self.items],
-            "totalAmount": self.totalAmount,
+            "totalAmount": to_money(self.totalAmount),
             "currency": self.currency,
             "status": self.status.value,
         }

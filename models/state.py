@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
+from models.money import to_money
 from models.order import Order
 from models.wire import WireData, WireRecord, require, require_money
 
@@ -45,7 +46,7 @@ class ShippedOrder(WireRecord):
         return {
             "order": self.order.to_wire(),
             "version": self.version,
-            "shippingCost": self.shippingCost,
+            "shippingCost": to_money(self.shippingCost),
         }
 
     @classmethod

@@ -90,11 +90,14 @@ def require_timestamp(data: WireData, name: str) -> datetime:
     value = require(data, name, str)
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidRecord(f"{name}: not an ISO-8601 timestamp: {value!r:.40}") from None
-    if moment.tzinfo is None:
-        raise InvalidRecord(f"{name}: timestamp without a timezone: {value!r:.40}")
-    return moment.astimezone(UTC)
+        if moment.tzinfo is None:
+            raise InvalidRecord(f"{name}: timestamp without a timezone: {value!r:.40}")
+        # Overflows for the first and last hours of the calendar (year 1, 9999).
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, InvalidRecord):
+            raise
+        raise InvalidRecord(f"{name}: not a usable ISO-8601 timestamp: {value!r:.40}") from None
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -103,4 +106,6 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC, to the millisecond: exactly what the wire can carry."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

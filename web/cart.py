@@ -10,6 +10,7 @@ from faust.web import Request, Response
 from app.command_gateway import CommandGateway
 from models.api import CreateOrderRequest, OrderItemIn, UpdateOrderRequest
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
+from models.money import to_money
 from models.order import Order, OrderItem
 from models.status import OrderStatus
 from models.wire import utc_now
@@ -31,7 +32,7 @@ def random_items(count: int, rng: random.Random) -> list[OrderItem]:
         OrderItem(
             itemId=f"SKU-{rng.randrange(10_000):04d}",
             quantity=rng.randint(1, 5),
-            price=Decimal(rng.randrange(100, 20_000)) / 100,
+            price=to_money(Decimal(rng.randrange(100, 20_000)) / 100),
         )
         for _ in range(count)
     ]

@@ -1,11 +1,13 @@
-"""Liveness and readiness, the same on both services."""
+"""Operational endpoints of both services: liveness, readiness, metrics."""
 
 from collections.abc import Callable
 
 import faust
 from faust.web import Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.broker_monitor import BrokerMonitor
+from app.metrics import ServiceMetrics
 from web.http import ApiView, json_response
 from web.problems import HttpProblem
 
@@ -32,7 +34,7 @@ class Readiness:
         return [name for name, check in checks.items() if not check()]
 
 
-def register_health_views(app: faust.App, readiness: Readiness) -> None:
+def register_health_views(app: faust.App, readiness: Readiness, metrics: ServiceMetrics) -> None:
     @app.page("/health")
     class HealthView(ApiView):
         async def get(self, request: Request) -> Response:
@@ -45,3 +47,8 @@ def register_health_views(app: faust.App, readiness: Readiness) -> None:
             if failing:
                 raise HttpProblem(503, "not ready: " + ", ".join(failing))
             return json_response({"status": "ready"})
+
+    @app.page("/metrics")
+    class MetricsView(ApiView):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(metrics.render(), content_type=CONTENT_TYPE_LATEST.split(";")[0])

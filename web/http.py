@@ -19,6 +19,12 @@ M = TypeVar("M", bound=BaseModel)
 class ApiView(View):
     """A Faust view whose errors all go to the one mapping, ``problem_middleware``."""
 
+    def get_methods(self) -> set[str]:
+        # Faust routes HEAD to every view and answers it with GET; a view
+        # without GET must not offer HEAD (nor list it in Allow).
+        methods = super().get_methods()
+        return methods if "GET" in methods else methods - {"HEAD"}
+
     async def on_request_error(self, request: Request, exc: WebError) -> Response:
         raise exc
 

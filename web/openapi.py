@@ -65,6 +65,18 @@ HEALTH_PATHS: dict[str, Any] = {
             "responses": {"200": {"description": "ready"}, "503": _problem("not ready")},
         }
     },
+    "/metrics": {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics",
+            "responses": {
+                "200": {
+                    "description": "text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
 }
 
 

@@ -9,6 +9,7 @@ else is a 500 whose error id is also in the log, next to the traceback.
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -35,12 +36,14 @@ class HttpProblem(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
+        error_id: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.errors = errors
         self.headers = dict(headers or {})
+        self.error_id = error_id
 
 
 #: Exceptions raised below the views and the status each one means.
@@ -51,31 +54,23 @@ STATUS_OF: Mapping[type[Exception], int] = {
 }
 
 
-def problem_response(
-    status: int,
-    detail: str,
-    *,
-    errors: list[dict[str, Any]] | None = None,
-    headers: Mapping[str, str] | None = None,
-    error_id: str | None = None,
-) -> web.Response:
-    title = web.Response(status=status).reason
+def problem_response(problem: HttpProblem) -> web.Response:
     body: dict[str, Any] = {
         # RFC 9457 §4.2.1: "about:blank" = no more semantics than the status.
         "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
+        "title": HTTPStatus(problem.status).phrase,
+        "status": problem.status,
+        "detail": problem.detail,
     }
-    if errors is not None:
-        body["errors"] = errors
-    if error_id is not None:
-        body["errorId"] = error_id
-    all_headers = dict(headers or {})
-    if status in (503, 504):
-        all_headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
+    if problem.errors is not None:
+        body["errors"] = problem.errors
+    if problem.error_id is not None:
+        body["errorId"] = problem.error_id
+    headers = dict(problem.headers)
+    if problem.status in (503, 504):
+        headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
     return web.Response(
-        status=status, body=dumps(body), content_type=PROBLEM_TYPE, headers=all_headers
+        status=problem.status, body=dumps(body), content_type=PROBLEM_TYPE, headers=headers
     )
 
 
@@ -92,34 +87,44 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except HttpProblem as problem:
-        return problem_response(
-            problem.status, problem.detail, errors=problem.errors, headers=problem.headers
-        )
-    except web.HTTPException as exc:
+    except Exception as exc:
+        problem = _as_problem(request, exc)
+    logger.log(
+        logging.INFO if problem.status < 500 else logging.WARNING,
+        "rejected method=%s path=%s status=%d orderId=%s: %s",
+        request.method,
+        request.path,
+        problem.status,
+        request.query.get("orderId", "-"),
+        problem.detail,
+    )
+    return problem_response(problem)
+
+
+def _as_problem(request: web.Request, exc: Exception) -> HttpProblem:
+    if isinstance(exc, HttpProblem):
+        return exc
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         detail = {
             404: f"there is nothing at {request.path}",
             405: f"{request.method} is not allowed on {request.path}",
         }.get(exc.status, exc.text or exc.reason)
-        return problem_response(exc.status, detail, headers=headers)
-    except WebError as exc:
+        return HttpProblem(exc.status, detail, headers=headers)
+    if isinstance(exc, WebError):
         # Faust's own: 503 while table routing has no owner for a key yet, and
         # 405 for HEAD, which Faust routes to every view's GET, GET or not.
         if exc.code == 405:
-            allowed = _allowed_methods(request)
             detail = f"{request.method} is not allowed on {request.path}"
-            return problem_response(405, detail, headers={"Allow": allowed})
-        return problem_response(exc.code, str(exc.detail))
-    except Exception as exc:
-        for kind, status in STATUS_OF.items():
-            if isinstance(exc, kind):
-                logger.warning("%s %s → %d: %s", request.method, request.path, status, exc)
-                return problem_response(status, str(exc) or kind.__name__)
-        error_id = uuid.uuid4().hex
-        logger.exception("%s %s failed, error id %s", request.method, request.path, error_id)
-        return problem_response(
-            500, "unexpected error; quote the error id when reporting it", error_id=error_id
-        )
+            return HttpProblem(405, detail, headers={"Allow": _allowed_methods(request)})
+        return HttpProblem(exc.code, str(exc.detail))
+    for kind, status in STATUS_OF.items():
+        if isinstance(exc, kind):
+            return HttpProblem(status, str(exc) or kind.__name__)
+    error_id = uuid.uuid4().hex
+    logger.error("%s %s failed, error id %s", request.method, request.path, error_id, exc_info=exc)
+    return HttpProblem(
+        500, "unexpected error; quote the error id when reporting it", error_id=error_id
+    )

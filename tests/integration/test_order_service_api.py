@@ -104,9 +104,27 @@ async def test_health_ready_and_openapi(http, platform, service):
 
 
 # "/" stays: Faust's production index, a bare {"status": "OK"} (see the README).
-@pytest.mark.parametrize("path", ["/tables", "/table", "/graph", "/router", "/stats", "/metrics"])
+@pytest.mark.parametrize(
+    "path", ["/tables", "/table", "/graph", "/router", "/stats", "/performance"]
+)
 async def test_faust_builtin_pages_are_off(http, platform, path):
     for service in (platform.cart, platform.orders):
         status, problem, _ = await call(http, "GET", f"{service.base_url}{path}")
         assert status == 404
         assert problem["status"] == 404
+
+
+async def test_metrics_count_requests_events_and_lag(http, platform, order_id):
+    await create(http, platform, order_id)
+    await eventually(lambda: details(http, platform, order_id), lambda r: r[0] == 200)
+
+    async with http.get(f"{platform.orders.base_url}/metrics") as response:
+        orders_text = await response.text()
+    async with http.get(f"{platform.cart.base_url}/metrics") as response:
+        cart_text = await response.text()
+
+    assert 'http_requests_total{method="GET",route="/order-details",status="200"}' in orders_text
+    assert "order_events_applied_total " in orders_text
+    assert 'kafka_consumer_lag{partition="0",topic="order-events"}' in orders_text
+    assert "kafka_reachable 1.0" in orders_text
+    assert 'order_commands_total{command="CreateOrder",outcome="created"}' in cart_text

@@ -1,0 +1,164 @@
+"""Both agents in Faust's ``agent.test_context()``: no broker, in-memory tables.
+
+faust-streaming 0.15.3 has no ``memory://`` transport (its registry holds
+aiokafka, confluent, kafka, plus our kafka-idempotent), and a Topic's
+``send`` needs a started producer.  So the apps point at a closed port that
+is never contacted, tables use ``memory://`` stores, and the agents' sink
+topics (events, replies, dead letters) are swapped for in-memory Faust
+channels: ``Channel.send`` returns a FutureMessage resolved with
+RecordMetadata, so the agents' "await the acknowledgement" path runs as is.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import faust
+import pytest
+
+from agents.cart import register_command_handler
+from agents.projector import register_projector
+from app.factory import orders_table
+from app.metrics import ServiceMetrics
+from app.settings import CartSettings, OrdersSettings
+from app.topics import OrderTopics, declare_topics
+from models import codec
+from models.commands import CommandReply, OrderCommand
+from models.events import OrderEvent
+from models.state import CartOrder, ShippedOrder
+from tests.unit.factories import make_event, make_order
+
+DEADLINE = 2.0
+
+#: Wraps the events sink channel, e.g. to make its sends fail.
+SinkWrapper = Callable[[faust.ChannelT], Any]
+
+
+def build_app(app_id: str) -> faust.App:
+    codec.register()
+    # Port 1 is closed: were anything to reach for a broker, it would fail fast.
+    return faust.App(app_id, broker="kafka://127.0.0.1:1", store="memory://", autodiscover=False)
+
+
+@asynccontextmanager
+async def testing(agent: faust.types.AgentT) -> AsyncIterator[Any]:
+    """``agent.test_context()``, then close what Faust built but never started."""
+    try:
+        async with agent.test_context() as tested:
+            yield tested
+    finally:
+        # Iterating a stream makes Faust build ``app.consumer``, whose aiokafka
+        # thread owns an event loop; it never runs here, so close it ourselves.
+        consumer = agent.app._consumer
+        if consumer is not None:
+            consumer._thread.thread_loop.close()
+
+
+async def received(subscription: Any) -> faust.EventT:
+    return await asyncio.wait_for(anext(subscription), DEADLINE)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` until it holds, failing at the deadline.
+
+    Tables and call counters have no event to wait on, hence the polling.
+    """
+    async with asyncio.timeout(DEADLINE):
+        while not condition():  # noqa: ASYNC110 - nothing to wait on but the state itself
+            await asyncio.sleep(0.005)
+
+
+def as_record(event: OrderEvent) -> tuple[bytes, bytes]:
+    """The key and value of the ``order-events`` record of ``event``."""
+    return event.orderId.encode(), codec.dumps(event.to_wire())
+
+
+@dataclass
+class CartHarness:
+    agent: Any
+    declared: OrderTopics  # as declared, before the sinks were swapped
+    orders_by_id: faust.Table
+    metrics: ServiceMetrics
+    events: Any
+    replies: Any
+
+    async def handle(self, command: OrderCommand) -> CommandReply:
+        await self.agent.put(command, key=command.orderId)
+        reply = await received(self.replies)  # the agent's last step
+        assert reply.key == command.commandId
+        return reply.value
+
+    async def next_event(self) -> faust.EventT:
+        return await received(self.events)
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        await until(condition)
+
+
+@dataclass
+class OrdersHarness:
+    agent: Any
+    orders_by_id: faust.Table
+    metrics: ServiceMetrics
+    dead_letters: Any
+
+    async def consume(self, *records: tuple[bytes | None, bytes | None]) -> None:
+        """Hand ``(key, value)`` records to the projector and wait until it handled them."""
+        for key, value in records:
+            await self.agent.put(value, key=key, headers=[("eventType", b"OrderCreated")])
+        # One agent handles its records in order: once this marker is in the
+        # table, every record before it has been handled.
+        marker = make_event(make_order(f"marker-{self.agent.sent_offset}"))
+        await self.agent.put(as_record(marker)[1], key=as_record(marker)[0])
+        await until(lambda: marker.orderId in self.orders_by_id)
+
+    async def apply(self, *events: OrderEvent) -> None:
+        await self.consume(*(as_record(event) for event in events))
+
+    async def next_dead_letter(self) -> faust.EventT:
+        return await received(self.dead_letters)
+
+    def counted(self, metric: str) -> float:
+        return self.metrics.registry.get_sample_value(metric) or 0.0
+
+
+@asynccontextmanager
+async def running_cart(events_sink: SinkWrapper | None = None) -> AsyncIterator[CartHarness]:
+    settings = CartSettings(topic_partitions=6)
+    app = build_app("cart-test")
+    declared = declare_topics(app, settings)
+    orders_by_id = orders_table(app, CartOrder, settings)
+    metrics = ServiceMetrics()
+    events, replies = app.channel(), app.channel()
+    sink = events_sink(events) if events_sink else events
+    agent = register_command_handler(
+        app, replace(declared, events=sink, replies=replies), orders_by_id, metrics
+    )
+    async with testing(agent) as tested:
+        yield CartHarness(tested, declared, orders_by_id, metrics, aiter(events), aiter(replies))
+
+
+@pytest.fixture
+def cart_with() -> Callable[[SinkWrapper], AbstractAsyncContextManager[CartHarness]]:
+    return running_cart
+
+
+@pytest.fixture
+async def cart() -> AsyncIterator[CartHarness]:
+    async with running_cart() as harness:
+        yield harness
+
+
+@pytest.fixture
+async def orders() -> AsyncIterator[OrdersHarness]:
+    settings = OrdersSettings(topic_partitions=6)
+    app = build_app("orders-test")
+    orders_by_id = orders_table(app, ShippedOrder, settings)
+    metrics = ServiceMetrics()
+    dead_letters = app.channel()
+    sinks = replace(declare_topics(app, settings), dead_letters=dead_letters)
+    agent = register_projector(app, sinks, orders_by_id, metrics)
+    async with testing(agent) as tested:
+        yield OrdersHarness(tested, orders_by_id, metrics, aiter(dead_letters))

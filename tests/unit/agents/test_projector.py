@@ -1,0 +1,117 @@
+"""The projector's rules: which events to apply, and the row each one makes."""
+
+from decimal import Decimal
+
+import pytest
+from faust.types import Message
+
+from agents.projector import Applied, classify, dead_letter_headers, decode_event, project
+from models import codec
+from models.order import Order
+from models.status import OrderStatus
+from models.wire import InvalidRecord
+from tests.unit.factories import make_event, make_item, make_order, make_shipped_row
+
+
+def test_should_apply_the_first_event_of_an_unknown_order():
+    assert classify(make_event(version=1), None) is Applied.NEXT
+
+
+def test_should_apply_the_next_version():
+    assert classify(make_event(version=4), make_shipped_row(version=3)) is Applied.NEXT
+
+
+@pytest.mark.parametrize(("held", "incoming"), [(3, 3), (3, 2), (3, 1), (1, 1)])
+def test_should_skip_an_equal_or_older_version_as_a_duplicate(held: int, incoming: int):
+    assert classify(make_event(version=incoming), make_shipped_row(version=held)) is (
+        Applied.DUPLICATE
+    )
+
+
+@pytest.mark.parametrize(("held", "incoming"), [(3, 5), (1, 3), (None, 2), (None, 9)])
+def test_should_notice_a_gap_when_versions_are_missing(held: int | None, incoming: int):
+    current = make_shipped_row(version=held) if held is not None else None
+
+    assert classify(make_event(version=incoming), current) is Applied.AFTER_GAP
+
+
+@pytest.mark.parametrize(
+    ("items", "total", "shipping"),
+    [
+        ([make_item(quantity=1, price="0.25")], "0.25", "0.01"),
+        ([make_item(quantity=1, price="0.24")], "0.24", "0.00"),
+        ([make_item(quantity=3, price="528.90"), make_item("B", 1, "0.01")], "1586.71", "31.73"),
+    ],
+)
+def test_should_project_the_snapshot_with_its_shipping_cost(items, total: str, shipping: str):
+    # Given an event carrying the order after the change
+    order = make_order("ORD-9", status=OrderStatus.SHIPPED, items=items)
+    assert order.totalAmount == Decimal(total)
+
+    # When it is projected
+    row = project(make_event(order, version=3))
+
+    # Then the row holds that very order, its version and 2% shipping
+    assert row.order == order
+    assert row.version == 3
+    assert row.shippingCost == Decimal(shipping)
+    assert str(row.shippingCost) == shipping
+
+
+def test_should_replace_the_whole_order_by_the_snapshot():
+    before = make_order(status=OrderStatus.NEW)
+    after = Order.from_wire({**before.to_wire(), "status": "confirmed"})
+
+    row = project(make_event(after, version=2))
+
+    assert row.order.status is OrderStatus.CONFIRMED
+    assert row.order != before
+
+
+def test_should_decode_an_event_record_keyed_by_its_order_id():
+    event = make_event(make_order("ORD-5"), version=2)
+
+    decoded = decode_event(b"ORD-5", codec.dumps(event.to_wire()))
+
+    assert decoded == event
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        (b"ORD-6", codec.dumps(make_event(make_order("ORD-5")).to_wire()), "key"),
+        (None, codec.dumps(make_event(make_order("ORD-5")).to_wire()), "key"),
+        (b"ORD-5", None, "no value"),
+        (b"ORD-5", b"\xff\xfe", "not JSON"),
+        (b"ORD-5", b"[" * 100_000, "not JSON"),
+        (b"ORD-5", b"[]", "object"),
+    ],
+)
+def test_should_refuse_to_decode_an_unusable_record(key, value, reason: str):
+    with pytest.raises(InvalidRecord, match=reason):
+        decode_event(key, value)
+
+
+def test_dead_letter_headers_keep_the_original_ones_and_say_what_went_wrong():
+    message = Message(
+        topic="order-events",
+        partition=4,
+        offset=1234,
+        timestamp=0.0,
+        timestamp_type=0,
+        headers=[("eventType", b"OrderCreated")],
+        key=b"ORD-5",
+        value=b"{",
+        checksum=None,
+    )
+
+    headers = dead_letter_headers(message, InvalidRecord("x" * 5000), "order-service")
+
+    assert headers[0] == ("eventType", b"OrderCreated")
+    named = dict(headers)
+    assert named["dlq.error"] == b"InvalidRecord"
+    assert named["dlq.reason"] == b"x" * 1000
+    assert (named["dlq.source.topic"], named["dlq.source.partition"]) == (b"order-events", b"4")
+    assert named["dlq.source.offset"] == b"1234"
+    assert named["dlq.service"] == b"order-service"
+    assert named["dlq.failedAt"].endswith(b"Z")
