@@ -59,6 +59,14 @@ class OrderItemIn(StrictModel):
 class CreateOrderRequest(StrictModel):
     """Create an order: ``numItems`` random items, or the given ``items``."""
 
+    # The cross-field rules JSON Schema can say; the sums it cannot.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [{"required": ["numItems"]}, {"required": ["items"]}],
+            "dependentRequired": {"totalAmount": ["items"]},
+        }
+    )
+
     orderId: Identifier
     numItems: Annotated[int, Field(ge=1, le=MAX_ITEMS)] | None = None
     customerId: Identifier | None = None

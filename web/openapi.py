@@ -51,6 +51,13 @@ COMMON_ERRORS = {
     "503": _problem("Kafka unreachable or state recovering; retry after Retry-After"),
 }
 HEALTH_PATHS: dict[str, Any] = {
+    "/": {
+        "get": {
+            "operationId": "index",
+            "summary": "Faust's production index, a bare liveness answer",
+            "responses": {"200": {"description": '{"status": "OK"}'}},
+        }
+    },
     "/health": {
         "get": {
             "operationId": "health",
