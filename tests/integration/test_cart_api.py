@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import aiohttp
+import pytest
 
 from tests.integration.client import call, order_events
 from tests.integration.conftest import Platform
@@ -181,3 +182,34 @@ async def test_wrong_verb_is_405_with_allow(http, platform):
     assert "POST" in headers["Allow"]
     assert "PUT" in put_headers["Allow"]
     assert problem["status"] == 405
+
+
+NESTED = b"[" * 50_000 + b"]" * 50_000
+#: case → (the orderId it tries to create, the body)
+HOSTILE_BODIES = {
+    "deeply nested": ("hostile-1", b'{"orderId": "hostile-1", "numItems": ' + NESTED + b"}"),
+    "huge array": ("hostile-2", b'{"orderId": "hostile-2", "items": [' + b"1," * 200_000 + b"1]}"),
+    "number as string": ("hostile-3", b'{"orderId": "hostile-3", "numItems": "3"}'),
+    "float for integer": ("hostile-4", b'{"orderId": "hostile-4", "numItems": 3.0}'),
+    "boolean for number": ("hostile-5", b'{"orderId": "hostile-5", "numItems": true}'),
+    "lone surrogate": ("hostile-6", b'{"orderId": "hostile-6\\ud800", "numItems": 1}'),
+    "right-to-left mark": ("hostile-7", '{"orderId": "hostile-7\u202e", "numItems": 1}'.encode()),
+    "NaN price": (
+        "hostile-8",
+        b'{"orderId": "hostile-8", "items": [{"itemId": "a", "quantity": 1, "price": NaN}]}',
+    ),
+    "not UTF-8": ("hostile-9", b'{"orderId": "hostile-9\xff", "numItems": 1}'),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_BODIES))
+async def test_hostile_bodies_are_bad_requests_and_change_nothing(http, platform, case):
+    order_id, body = HOSTILE_BODIES[case]
+
+    status, problem, _ = await call(
+        http, "POST", f"{platform.cart.base_url}/create-order", data=body, headers=JSON
+    )
+
+    assert status == 400
+    assert problem["status"] == 400
+    assert await order_events(platform.bootstrap_servers, order_id) == []
