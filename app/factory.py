@@ -5,6 +5,7 @@ the registry, tables, agents, clients with their owners, views.
 """
 
 import logging
+from dataclasses import dataclass
 
 import faust
 
@@ -14,7 +15,7 @@ from app.broker_monitor import BrokerMonitor
 from app.command_gateway import CommandGateway
 from app.metrics import ServiceMetrics
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
-from app.topics import COMMAND_REPLIES, ORDERS_TABLE, declare_topics
+from app.topics import COMMAND_REPLIES, ORDERS_TABLE, OrderTopics, declare_topics
 from models import codec
 from models.state import CartOrder, ShippedOrder
 from web.cart import register_cart_views
@@ -76,44 +77,61 @@ def orders_table(app: faust.App, value_type: type, settings: ServiceSettings) ->
     )
 
 
-def create_cart_app(settings: CartSettings) -> faust.App:
+@dataclass(frozen=True)
+class ServiceParts:
+    """What both services are built on: the app, its topics, table, probe and metrics."""
+
+    app: faust.App
+    topics: OrderTopics
+    orders_by_id: faust.Table
+    monitor: BrokerMonitor
+    metrics: ServiceMetrics
+
+
+def build_service(settings: ServiceSettings, row_type: type) -> ServiceParts:
     metrics = ServiceMetrics()
     app = create_app(settings, metrics)
-    topics = declare_topics(app, settings)
-    orders_by_id = orders_table(app, CartOrder, settings)
     monitor = app.add_dependency(BrokerMonitor(settings.kafka_bootstrap_servers))
     metrics.watch(app, monitor)
+    return ServiceParts(
+        app=app,
+        topics=declare_topics(app, settings),
+        orders_by_id=orders_table(app, row_type, settings),
+        monitor=monitor,
+        metrics=metrics,
+    )
+
+
+def create_cart_app(settings: CartSettings) -> faust.App:
+    parts = build_service(settings, CartOrder)
+    app = parts.app
     gateway = app.add_dependency(
         CommandGateway(
-            topics.commands,
+            parts.topics.commands,
             COMMAND_REPLIES.name,
             settings.kafka_bootstrap_servers,
-            monitor,
+            parts.monitor,
             deadline=settings.request_timeout,
         )
     )
-    register_command_handler(app, topics, orders_by_id, metrics)
-    readiness = Readiness(app, monitor, {"replies": gateway.listening.is_set})
-    register_health_views(app, readiness, metrics)
+    register_command_handler(app, parts.topics, parts.orders_by_id, parts.metrics)
+    readiness = Readiness(app, parts.monitor, {"replies": gateway.listening.is_set})
+    register_health_views(app, readiness, parts.metrics)
     register_cart_views(app, gateway)
     register_openapi_view(app, cart_openapi())
     return app
 
 
 def create_orders_app(settings: OrdersSettings) -> faust.App:
-    metrics = ServiceMetrics()
-    app = create_app(settings, metrics)
-    topics = declare_topics(app, settings)
-    orders_by_id = orders_table(app, ShippedOrder, settings)
-    monitor = app.add_dependency(BrokerMonitor(settings.kafka_bootstrap_servers))
-    metrics.watch(app, monitor)
-    register_projector(app, topics, orders_by_id, metrics)
-    readiness = Readiness(app, monitor, {})
-    register_health_views(app, readiness, metrics)
+    parts = build_service(settings, ShippedOrder)
+    app = parts.app
+    register_projector(app, parts.topics, parts.orders_by_id, parts.metrics)
+    readiness = Readiness(app, parts.monitor, {})
+    register_health_views(app, readiness, parts.metrics)
     register_order_views(
         app,
-        orders_by_id,
-        monitor,
+        parts.orders_by_id,
+        parts.monitor,
         readiness,
         settings.kafka_bootstrap_servers,
         SCAN_TIMEOUT_SECONDS,
