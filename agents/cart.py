@@ -97,7 +97,11 @@ def decide(command: OrderCommand, current: CartOrder | None) -> Decision:
 
 
 def register_command_handler(
-    app: faust.App, topics: OrderTopics, orders_by_id: faust.Table, metrics: ServiceMetrics
+    app: faust.App,
+    topics: OrderTopics,
+    orders_by_id: faust.Table,
+    metrics: ServiceMetrics,
+    content_type: bytes,
 ) -> faust.types.AgentT:
     async def publish(event: OrderEvent) -> RecordMetadata:
         """Publish ``event`` and return Kafka's acknowledgement, retrying until there is one.
@@ -114,10 +118,10 @@ def register_command_handler(
             try:
                 sent = await topics.events.send(
                     key=event.orderId,
-                    value=event,
+                    value=event.to_wire(),
                     headers={
                         "eventType": event.eventType.value.encode(),
-                        "content-type": b"application/json",
+                        "content-type": content_type,
                     },
                 )
                 return await sent
@@ -159,6 +163,6 @@ def register_command_handler(
                     command.orderId,
                     decision.reply.outcome.value,
                 )
-            await topics.replies.send(key=command.commandId, value=decision.reply)
+            await topics.replies.send(key=command.commandId, value=decision.reply.to_wire())
 
     return handle_order_commands

@@ -12,6 +12,7 @@ dead-letter topic with the reason in its headers, and the stream goes on:
 one bad record must not stop every order behind it in its partition.
 """
 
+import asyncio
 import logging
 from enum import StrEnum
 
@@ -19,14 +20,17 @@ import faust
 from faust.types import Message
 
 from app.metrics import ServiceMetrics
+from app.schema_registry import RegistryError
 from app.topics import OrderTopics
-from models.codec import loads
+from app.value_formats import UndecodableValue, ValueFormat
 from models.events import OrderEvent
 from models.money import shipping_cost
 from models.state import ShippedOrder
 from models.wire import InvalidRecord, format_timestamp, utc_now
 
 logger = logging.getLogger(__name__)
+
+REGISTRY_RETRY_SECONDS = 1.0
 
 
 class Applied(StrEnum):
@@ -49,14 +53,20 @@ def project(event: OrderEvent) -> ShippedOrder:
     )
 
 
-def decode_event(key: bytes | None, value: bytes | None) -> OrderEvent:
-    """The event in a record of ``order-events``; :class:`InvalidRecord` if there is none."""
+async def decode_event(
+    key: bytes | None, value: bytes | None, events_format: ValueFormat
+) -> OrderEvent:
+    """The event in a record of ``order-events``; :class:`InvalidRecord` if there is none.
+
+    Lets :class:`RegistryError` through: an unreachable registry says
+    nothing about the record.
+    """
     if value is None:
         raise InvalidRecord("record has no value")
     try:
-        data = loads(value)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidRecord(f"not JSON: {str(exc)[:200]}") from None
+        data = await events_format.decode(value)
+    except UndecodableValue as exc:
+        raise InvalidRecord(str(exc)) from None
     if not isinstance(data, dict):
         raise InvalidRecord("an OrderEvent must be a JSON object")
     event = OrderEvent.from_wire(data)
@@ -82,14 +92,32 @@ def dead_letter_headers(
 
 
 def register_projector(
-    app: faust.App, topics: OrderTopics, orders_by_id: faust.Table, metrics: ServiceMetrics
+    app: faust.App,
+    topics: OrderTopics,
+    orders_by_id: faust.Table,
+    metrics: ServiceMetrics,
+    events_format: ValueFormat,
 ) -> faust.types.AgentT:
+    async def decode(message: Message, value: bytes | None) -> OrderEvent:
+        """Decode, waiting out a registry outage: the record must not be skipped."""
+        while True:
+            try:
+                return await decode_event(message.key, value, events_format)
+            except RegistryError as exc:
+                logger.warning(
+                    "cannot decode partition=%d offset=%d until the registry answers: %r",
+                    message.partition,
+                    message.offset,
+                    exc,
+                )
+                await asyncio.sleep(REGISTRY_RETRY_SECONDS)
+
     @app.agent(topics.event_records, name="project_order_events", concurrency=1)
     async def project_order_events(records: faust.StreamT[bytes]) -> None:
         async for value in records:
             message = records.current_event.message
             try:
-                event = decode_event(message.key, value)
+                event = await decode(message, value)
             except InvalidRecord as exc:
                 # Awaited: the offset is committed only after the DLQ has the record.
                 sent = await topics.dead_letters.send(

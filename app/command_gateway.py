@@ -13,8 +13,8 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from mode import Service
 
-from app.broker_monitor import BrokerMonitor, BrokerUnavailable
 from app.kafka_metadata import topic_partitions
+from app.reachability import Dependencies, DependencyUnavailable
 from models.codec import loads
 from models.commands import CommandReply, OrderCommand
 
@@ -34,14 +34,14 @@ class CommandGateway(Service):
         commands_topic: faust.TopicT,
         replies_topic: str,
         bootstrap_servers: str,
-        monitor: BrokerMonitor,
+        dependencies: Dependencies,
         deadline: float,
         **kwargs,
     ) -> None:
         self.commands_topic = commands_topic
         self.replies_topic = replies_topic
         self.bootstrap_servers = bootstrap_servers
-        self.monitor = monitor
+        self.dependencies = dependencies
         self.deadline = deadline
         self._pending: dict[str, asyncio.Future[CommandReply]] = {}
         self._consumer: AIOKafkaConsumer | None = None
@@ -51,16 +51,17 @@ class CommandGateway(Service):
     async def submit(self, command: OrderCommand) -> CommandReply:
         """Send ``command`` and return the agent's reply.
 
-        Raises :class:`BrokerUnavailable` if Kafka is known to be away (nothing
-        is sent), :class:`NotAcknowledged` if no reply comes within the
-        deadline or Kafka goes away while we wait (the command may still be
-        applied).
+        Raises :class:`DependencyUnavailable` if Kafka or the registry is known
+        to be away (nothing is sent), :class:`NotAcknowledged` if no reply
+        comes within the deadline or a dependency goes away while we wait
+        (the command may still be applied).
         """
-        if not (self.monitor.reachable and self.listening.is_set()):
-            raise BrokerUnavailable("Kafka is not reachable; nothing was sent")
+        self.dependencies.require()
+        if not self.listening.is_set():
+            raise DependencyUnavailable("not yet listening for replies; nothing was sent")
         reply = self._pending[command.commandId] = asyncio.get_running_loop().create_future()
         exchange = asyncio.ensure_future(self._exchange(command, reply))
-        outage = asyncio.ensure_future(self.monitor.unreachable.wait())
+        outage = asyncio.ensure_future(self.dependencies.wait_any_down())
         try:
             done, _ = await asyncio.wait(
                 {exchange, outage}, timeout=self.deadline, return_when=asyncio.FIRST_COMPLETED
@@ -71,7 +72,7 @@ class CommandGateway(Service):
             self._pending.pop(command.commandId, None)
         if exchange in done:
             return exchange.result()
-        reason = "Kafka became unreachable" if outage in done else "no answer"
+        reason = "a dependency became unreachable" if outage in done else "no answer"
         raise NotAcknowledged(
             f"{reason} while order {command.orderId} was being processed "
             f"(deadline {self.deadline:g} s); it may or may not have been applied"
@@ -80,7 +81,7 @@ class CommandGateway(Service):
     async def _exchange(
         self, command: OrderCommand, reply: asyncio.Future[CommandReply]
     ) -> CommandReply:
-        sent = await self.commands_topic.send(key=command.orderId, value=command)
+        sent = await self.commands_topic.send(key=command.orderId, value=command.to_wire())
         await sent
         return await reply
 

@@ -5,18 +5,30 @@ the registry, tables, agents, clients with their owners, views.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import faust
 
 from agents.cart import register_command_handler
 from agents.projector import register_projector
-from app.broker_monitor import BrokerMonitor
 from app.command_gateway import CommandGateway
 from app.metrics import ServiceMetrics
+from app.reachability import Dependencies, Reachability, kafka_probe
+from app.schema_registry import SchemaRegistryClient
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
-from app.topics import COMMAND_REPLIES, ORDERS_TABLE, OrderTopics, declare_topics
+from app.topic_scan import TopicScanner
+from app.topics import (
+    COMMAND_REPLIES,
+    ORDER_COMMANDS,
+    ORDER_EVENTS,
+    ORDERS_TABLE,
+    OrderTopics,
+    declare_topics,
+)
+from app.value_formats import AvroFormat, JsonFormat, ValueFormats
 from models import codec
+from models.avro import ORDER_COMMAND, ORDER_EVENT
 from models.state import CartOrder, ShippedOrder
 from web.cart import register_cart_views
 from web.health import Readiness, register_health_views
@@ -79,25 +91,53 @@ def orders_table(app: faust.App, value_type: type, settings: ServiceSettings) ->
 
 @dataclass(frozen=True)
 class ServiceParts:
-    """What both services are built on: the app, its topics, table, probe and metrics."""
+    """What both services are built on."""
 
     app: faust.App
     topics: OrderTopics
     orders_by_id: faust.Table
-    monitor: BrokerMonitor
+    kafka: Reachability
+    dependencies: Dependencies
+    registry: SchemaRegistryClient | None
+    formats: ValueFormats
     metrics: ServiceMetrics
+
+    def readiness(self, **extra: Callable[[], bool]) -> Readiness:
+        return Readiness(
+            self.app, self.dependencies, {"schemas": lambda: self.formats.prepared, **extra}
+        )
+
+
+def value_formats(settings: ServiceSettings, registry: SchemaRegistryClient | None) -> ValueFormats:
+    if registry is None:
+        return ValueFormats(commands=JsonFormat(), events=JsonFormat())
+    return ValueFormats(
+        commands=AvroFormat(f"{ORDER_COMMANDS.name}-value", ORDER_COMMAND, registry),
+        events=AvroFormat(f"{ORDER_EVENTS.name}-value", ORDER_EVENT, registry),
+    )
 
 
 def build_service(settings: ServiceSettings, row_type: type) -> ServiceParts:
     metrics = ServiceMetrics()
     app = create_app(settings, metrics)
-    monitor = app.add_dependency(BrokerMonitor(settings.kafka_bootstrap_servers))
-    metrics.watch(app, monitor)
+    kafka = app.add_dependency(Reachability("Kafka", kafka_probe(settings.kafka_bootstrap_servers)))
+    monitors = [kafka]
+    registry = None
+    if settings.value_format == "avro":
+        assert settings.schema_registry_url is not None  # checked by the settings
+        registry = app.add_dependency(SchemaRegistryClient(settings.schema_registry_url))
+        monitors.append(app.add_dependency(Reachability("the schema registry", registry.probe)))
+    dependencies = Dependencies(monitors)
+    formats = app.add_dependency(value_formats(settings, registry))
+    metrics.watch(app, dependencies)
     return ServiceParts(
         app=app,
-        topics=declare_topics(app, settings),
+        topics=declare_topics(app, settings, formats),
         orders_by_id=orders_table(app, row_type, settings),
-        monitor=monitor,
+        kafka=kafka,
+        dependencies=dependencies,
+        registry=registry,
+        formats=formats,
         metrics=metrics,
     )
 
@@ -110,13 +150,18 @@ def create_cart_app(settings: CartSettings) -> faust.App:
             parts.topics.commands,
             COMMAND_REPLIES.name,
             settings.kafka_bootstrap_servers,
-            parts.monitor,
+            parts.dependencies,
             deadline=settings.request_timeout,
         )
     )
-    register_command_handler(app, parts.topics, parts.orders_by_id, parts.metrics)
-    readiness = Readiness(app, parts.monitor, {"replies": gateway.listening.is_set})
-    register_health_views(app, readiness, parts.metrics)
+    register_command_handler(
+        app,
+        parts.topics,
+        parts.orders_by_id,
+        parts.metrics,
+        parts.formats.events.content_type,
+    )
+    register_health_views(app, parts.readiness(replies=gateway.listening.is_set), parts.metrics)
     register_cart_views(app, gateway)
     register_openapi_view(app, cart_openapi())
     return app
@@ -125,16 +170,10 @@ def create_cart_app(settings: CartSettings) -> faust.App:
 def create_orders_app(settings: OrdersSettings) -> faust.App:
     parts = build_service(settings, ShippedOrder)
     app = parts.app
-    register_projector(app, parts.topics, parts.orders_by_id, parts.metrics)
-    readiness = Readiness(app, parts.monitor, {})
+    register_projector(app, parts.topics, parts.orders_by_id, parts.metrics, parts.formats.events)
+    readiness = parts.readiness()
     register_health_views(app, readiness, parts.metrics)
-    register_order_views(
-        app,
-        parts.orders_by_id,
-        parts.monitor,
-        readiness,
-        settings.kafka_bootstrap_servers,
-        SCAN_TIMEOUT_SECONDS,
-    )
+    scanner = TopicScanner(settings.kafka_bootstrap_servers, parts.registry, SCAN_TIMEOUT_SECONDS)
+    register_order_views(app, parts.orders_by_id, parts.kafka, readiness, scanner)
     register_openapi_view(app, orders_openapi())
     return app

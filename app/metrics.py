@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app.broker_monitor import BrokerMonitor
+from app.reachability import Dependencies
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,12 +72,16 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
-    def watch(self, app: faust.App, monitor: BrokerMonitor) -> None:
-        """Also report Kafka's reachability and the app's consumer lag."""
+    def watch(self, app: faust.App, dependencies: Dependencies) -> None:
+        """Also report each dependency's reachability and the app's consumer lag."""
         reachable = Gauge(
-            "kafka_reachable", "1 while Kafka answers the probe", registry=self.registry
+            "dependency_reachable",
+            "1 while the dependency answers its probe",
+            ["dependency"],
+            registry=self.registry,
         )
-        reachable.set_function(lambda: float(monitor.reachable))
+        for monitor in dependencies.monitors:
+            reachable.labels(monitor.name).set_function(lambda m=monitor: float(m.reachable))
         self.registry.register(ConsumerLag(app))
 
     @web.middleware

@@ -7,8 +7,9 @@ meant for one service never changes the other.
 """
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,7 +30,17 @@ class ServiceSettings(BaseSettings):
     #: Seconds before the group gives a silent (crashed) worker's partitions
     #: to the others; Faust's default is 60.
     consumer_session_timeout: float = Field(default=10.0, ge=6.0)
+    #: How command and event values are written: Avro via the schema
+    #: registry (Confluent wire format), or JSON.
+    value_format: Literal["avro", "json"] = "json"
+    schema_registry_url: str | None = None
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _registry_for_avro(self) -> "ServiceSettings":
+        if self.value_format == "avro" and not self.schema_registry_url:
+            raise ValueError("value_format avro needs schema_registry_url")
+        return self
 
     @property
     def faust_env_prefix(self) -> str:

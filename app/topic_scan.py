@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from app.kafka_metadata import topic_partitions
-from models.codec import loads
+from app.schema_registry import SchemaRegistryClient
+from app.value_formats import UndecodableValue, decode_any
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +25,12 @@ class TopicScan:
     records_scanned: int
 
 
-def order_id_of(record: ConsumerRecord) -> str | None:
-    """The orderId of a record: from its JSON value (top level or ``order``), else its key."""
+async def order_id_of(record: ConsumerRecord, registry: SchemaRegistryClient | None) -> str | None:
+    """The orderId of a record: from its value (JSON or Avro; top level or in
+    ``order``), else its key."""
     try:
-        value = loads(record.value) if record.value else None
-    except ValueError:
+        value = await decode_any(record.value, registry) if record.value else None
+    except UndecodableValue:
         value = None
     if isinstance(value, dict):
         for candidate in (value.get("orderId"), (value.get("order") or {}).get("orderId")):
@@ -42,7 +44,9 @@ def order_id_of(record: ConsumerRecord) -> str | None:
     return None
 
 
-async def scan_order_ids(bootstrap_servers: str, topic: str, timeout: float) -> TopicScan:
+async def scan_order_ids(
+    bootstrap_servers: str, topic: str, timeout: float, registry: SchemaRegistryClient | None
+) -> TopicScan:
     assigned = await topic_partitions(bootstrap_servers, topic, timeout)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
@@ -70,7 +74,7 @@ async def scan_order_ids(bootstrap_servers: str, topic: str, timeout: float) -> 
                     if record.offset >= end_offsets[tp]:
                         break
                     scanned += 1
-                    order_id = order_id_of(record)
+                    order_id = await order_id_of(record, registry)
                     if order_id is not None:
                         order_ids.setdefault(order_id)
             for tp in list(remaining):
@@ -80,3 +84,15 @@ async def scan_order_ids(bootstrap_servers: str, topic: str, timeout: float) -> 
     finally:
         await consumer.stop()
     return TopicScan(topic=topic, order_ids=list(order_ids), records_scanned=scanned)
+
+
+@dataclass(frozen=True)
+class TopicScanner:
+    """Scans on behalf of the web view: where Kafka is, how to decode, how long."""
+
+    bootstrap_servers: str
+    registry: SchemaRegistryClient | None
+    timeout: float
+
+    async def scan(self, topic: str) -> TopicScan:
+        return await scan_order_ids(self.bootstrap_servers, topic, self.timeout, self.registry)

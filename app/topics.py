@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
+from app.value_formats import ValueFormats
 from models.codec import CODEC_NAME
 from models.commands import CommandReply, OrderCommand
 from models.events import OrderEvent
@@ -98,22 +99,28 @@ class OrderTopics:
     dead_letters: faust.TopicT
 
 
-def declare_topics(app: faust.App, settings: ServiceSettings) -> OrderTopics:
-    def declare(spec: TopicSpec, value_type: type) -> faust.TopicT:
+def declare_topics(app: faust.App, settings: ServiceSettings, formats: ValueFormats) -> OrderTopics:
+    """The app's topics; commands and events in the configured value format.
+
+    Faust serializes a Record with the Record's own codec even when the topic
+    names another, so senders pass ``record.to_wire()``, not the Record.
+    """
+
+    def declare(spec: TopicSpec, value_type: type, codec_name: str = CODEC_NAME) -> faust.TopicT:
         raw = value_type is bytes
         return app.topic(
             spec.name,
             key_type=bytes if raw else str,
             value_type=value_type,
             key_serializer="raw",
-            value_serializer="raw" if raw else CODEC_NAME,
+            value_serializer="raw" if raw else codec_name,
             partitions=spec.partitions or settings.topic_partitions,
             replicas=settings.topic_replication_factor,
         )
 
     return OrderTopics(
-        commands=declare(ORDER_COMMANDS, OrderCommand),
-        events=declare(ORDER_EVENTS, OrderEvent),
+        commands=declare(ORDER_COMMANDS, OrderCommand, formats.commands.codec_name),
+        events=declare(ORDER_EVENTS, OrderEvent, formats.events.codec_name),
         replies=declare(COMMAND_REPLIES, CommandReply),
         event_records=declare(ORDER_EVENTS, bytes),
         dead_letters=declare(ORDER_EVENTS_DLQ, bytes),

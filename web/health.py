@@ -6,32 +6,28 @@ import faust
 from faust.web import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.broker_monitor import BrokerMonitor
 from app.metrics import ServiceMetrics
+from app.reachability import Dependencies
 from web.http import ApiView, json_response
 from web.problems import HttpProblem
 
 
 class Readiness:
-    """Ready = Kafka answers, the tables are recovered, and any extra check holds."""
+    """Ready = the dependencies answer, the tables are recovered, every extra check holds."""
 
     def __init__(
-        self, app: faust.App, monitor: BrokerMonitor, extra: dict[str, Callable[[], bool]]
+        self, app: faust.App, dependencies: Dependencies, extra: dict[str, Callable[[], bool]]
     ) -> None:
         self.app = app
-        self.monitor = monitor
+        self.dependencies = dependencies
         self.extra = extra
 
     def tables_ready(self) -> bool:
         return self.app.tables.recovery.completed.is_set() and not self.app.rebalancing
 
     def failing(self) -> list[str]:
-        checks = {
-            "kafka": lambda: self.monitor.reachable,
-            "tables": self.tables_ready,
-            **self.extra,
-        }
-        return [name for name, check in checks.items() if not check()]
+        checks = {"tables": self.tables_ready, **self.extra}
+        return self.dependencies.failing() + [n for n, check in checks.items() if not check()]
 
 
 def register_health_views(app: faust.App, readiness: Readiness, metrics: ServiceMetrics) -> None:

@@ -8,8 +8,8 @@ import faust
 from faust.exceptions import SameNode
 from faust.web import Request, Response
 
-from app.broker_monitor import BrokerMonitor, BrokerUnavailable
-from app.topic_scan import scan_order_ids
+from app.reachability import DependencyUnavailable, Reachability
+from app.topic_scan import TopicScanner
 from models.api import TopicScanOut
 from models.state import ShippedOrder
 from web.health import Readiness
@@ -30,10 +30,9 @@ def order_details(row: ShippedOrder) -> dict:
 def register_order_views(
     app: faust.App,
     orders_by_id: faust.Table,
-    monitor: BrokerMonitor,
+    kafka: Reachability,
     readiness: Readiness,
-    bootstrap_servers: str,
-    scan_timeout: float,
+    scanner: TopicScanner,
 ) -> None:
     @app.page("/order-details")
     class OrderDetailsView(ApiView):
@@ -61,15 +60,13 @@ def register_order_views(
                 raise HttpProblem(400, "topicName is not a valid Kafka topic name")
             if topic.startswith("__"):
                 raise HttpProblem(400, f"{topic} is a Kafka-internal topic")
-            if not monitor.reachable:
-                raise BrokerUnavailable("Kafka is not reachable")
+            if not kafka.reachable:
+                raise DependencyUnavailable("Kafka is not reachable")
             try:
-                scan = await asyncio.wait_for(
-                    scan_order_ids(bootstrap_servers, topic, scan_timeout), scan_timeout
-                )
+                scan = await asyncio.wait_for(scanner.scan(topic), scanner.timeout)
             except TimeoutError:
                 raise HttpProblem(
-                    504, f"the scan of {topic} did not finish in {scan_timeout:g} s"
+                    504, f"the scan of {topic} did not finish in {scanner.timeout:g} s"
                 ) from None
             for order_id in scan.order_ids:
                 logger.info("topic %s holds orderId %s", topic, order_id)

@@ -15,9 +15,10 @@ from typing import Any
 from aiohttp import web
 from faust.web.exceptions import WebError
 
-from app.broker_monitor import BrokerUnavailable
 from app.command_gateway import NotAcknowledged
 from app.kafka_metadata import UnknownTopic
+from app.reachability import DependencyUnavailable
+from app.schema_registry import RegistryError
 from models.codec import dumps
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class HttpProblem(Exception):
 #: Exceptions raised below the views and the status each one means.
 STATUS_OF: Mapping[type[Exception], int] = {
     UnknownTopic: 404,
-    BrokerUnavailable: 503,
+    DependencyUnavailable: 503,
+    RegistryError: 503,  # a writer's schema could not be fetched
     NotAcknowledged: 504,
 }
 

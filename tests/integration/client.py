@@ -39,7 +39,9 @@ async def eventually(
         if accept(value):
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s; last value: {value!r}")
+            raise AssertionError(
+                f"condition not met within {timeout} s; last value: {value!r:.500}"
+            )
         await asyncio.sleep(0.1)
 
 

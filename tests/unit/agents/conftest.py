@@ -20,10 +20,11 @@ import pytest
 
 from agents.cart import register_command_handler
 from agents.projector import register_projector
-from app.factory import orders_table
+from app.factory import orders_table, value_formats
 from app.metrics import ServiceMetrics
 from app.settings import CartSettings, OrdersSettings
 from app.topics import OrderTopics, declare_topics
+from app.value_formats import JsonFormat
 from models import codec
 from models.commands import CommandReply, OrderCommand
 from models.events import OrderEvent
@@ -75,6 +76,15 @@ def as_record(event: OrderEvent) -> tuple[bytes, bytes]:
     return event.orderId.encode(), codec.dumps(event.to_wire())
 
 
+@dataclass(frozen=True)
+class Published:
+    """An event as the cart agent sent it: key, the decoded event, headers."""
+
+    key: str
+    value: OrderEvent
+    headers: Any
+
+
 @dataclass
 class CartHarness:
     agent: Any
@@ -88,10 +98,12 @@ class CartHarness:
         await self.agent.put(command, key=command.orderId)
         reply = await received(self.replies)  # the agent's last step
         assert reply.key == command.commandId
-        return reply.value
+        return CommandReply.from_wire(reply.value)
 
-    async def next_event(self) -> faust.EventT:
-        return await received(self.events)
+    async def next_event(self) -> Published:
+        """The next event the agent published, as the record it sent it as."""
+        sent = await received(self.events)
+        return Published(sent.key, OrderEvent.from_wire(sent.value), sent.headers)
 
     async def wait_until(self, condition: Callable[[], bool]) -> None:
         await until(condition)
@@ -128,13 +140,17 @@ class OrdersHarness:
 async def running_cart(events_sink: SinkWrapper | None = None) -> AsyncIterator[CartHarness]:
     settings = CartSettings(topic_partitions=6)
     app = build_app("cart-test")
-    declared = declare_topics(app, settings)
+    declared = declare_topics(app, settings, value_formats(settings, None))
     orders_by_id = orders_table(app, CartOrder, settings)
     metrics = ServiceMetrics()
     events, replies = app.channel(), app.channel()
     sink = events_sink(events) if events_sink else events
     agent = register_command_handler(
-        app, replace(declared, events=sink, replies=replies), orders_by_id, metrics
+        app,
+        replace(declared, events=sink, replies=replies),
+        orders_by_id,
+        metrics,
+        b"application/json",
     )
     async with testing(agent) as tested:
         yield CartHarness(tested, declared, orders_by_id, metrics, aiter(events), aiter(replies))
@@ -158,7 +174,9 @@ async def orders() -> AsyncIterator[OrdersHarness]:
     orders_by_id = orders_table(app, ShippedOrder, settings)
     metrics = ServiceMetrics()
     dead_letters = app.channel()
-    sinks = replace(declare_topics(app, settings), dead_letters=dead_letters)
-    agent = register_projector(app, sinks, orders_by_id, metrics)
+    sinks = replace(
+        declare_topics(app, settings, value_formats(settings, None)), dead_letters=dead_letters
+    )
+    agent = register_projector(app, sinks, orders_by_id, metrics, JsonFormat())
     async with testing(agent) as tested:
         yield OrdersHarness(tested, orders_by_id, metrics, aiter(dead_letters))

@@ -32,7 +32,7 @@ async def test_cart_should_publish_order_created_store_the_row_and_reply(cart):
     # and on the real topic that is a raw UTF-8 key and the codec's JSON
     events_topic = cart.declared.events
     assert events_topic.prepare_key("ORD-1", None)[0] == b"ORD-1"
-    assert events_topic.prepare_value(published.value, None)[0] == codec.dumps(
+    assert events_topic.prepare_value(published.value.to_wire(), None)[0] == codec.dumps(
         published.value.to_wire()
     )
 

@@ -6,6 +6,7 @@ import pytest
 from faust.types import Message
 
 from agents.projector import Applied, classify, dead_letter_headers, decode_event, project
+from app.value_formats import JsonFormat
 from models import codec
 from models.order import Order
 from models.status import OrderStatus
@@ -68,10 +69,10 @@ def test_should_replace_the_whole_order_by_the_snapshot():
     assert row.order != before
 
 
-def test_should_decode_an_event_record_keyed_by_its_order_id():
+async def test_should_decode_an_event_record_keyed_by_its_order_id():
     event = make_event(make_order("ORD-5"), version=2)
 
-    decoded = decode_event(b"ORD-5", codec.dumps(event.to_wire()))
+    decoded = await decode_event(b"ORD-5", codec.dumps(event.to_wire()), JsonFormat())
 
     assert decoded == event
 
@@ -87,9 +88,9 @@ def test_should_decode_an_event_record_keyed_by_its_order_id():
         (b"ORD-5", b"[]", "object"),
     ],
 )
-def test_should_refuse_to_decode_an_unusable_record(key, value, reason: str):
+async def test_should_refuse_to_decode_an_unusable_record(key, value, reason: str):
     with pytest.raises(InvalidRecord, match=reason):
-        decode_event(key, value)
+        await decode_event(key, value, JsonFormat())
 
 
 def test_dead_letter_headers_keep_the_original_ones_and_say_what_went_wrong():

@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from faust.web.exceptions import ServiceUnavailable
 
-from app.broker_monitor import BrokerUnavailable
 from app.command_gateway import NotAcknowledged
 from app.kafka_metadata import UnknownTopic
+from app.reachability import DependencyUnavailable
 from models.api import UpdateOrderRequest
 from models.codec import loads
 from web.http import MAX_BODY_BYTES, ApiView, json_response, read_json
@@ -53,7 +53,7 @@ def build_app() -> web.Application:
         headers={"X-Order": "ORD-1"},
     )
     app.router.add_get("/conflict", raising(conflict))
-    app.router.add_get("/broker", raising(BrokerUnavailable("Kafka is not reachable")))
+    app.router.add_get("/broker", raising(DependencyUnavailable("Kafka is not reachable")))
     app.router.add_get("/deadline", raising(NotAcknowledged("no answer within 5 s")))
     app.router.add_get("/topic", raising(UnknownTopic("topic nope does not exist")))
     app.router.add_get("/routing", raising(ServiceUnavailable("no owner for the key yet")))

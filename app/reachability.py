@@ -1,0 +1,101 @@
+"""Knows, at any moment and without waiting, whether Kafka (and the registry) answer.
+
+A background probe per dependency sends a real request every half second
+with a one-second deadline, so an outage is known within 1.5 s.  For Kafka
+that is a metadata request: a TCP connect would not do, since a hung broker
+(SIGSTOP, GC pause, full disk) still completes the TCP handshake.  Views
+refuse requests at once while a dependency is down (503) instead of letting
+them hang for a client library's timeouts; ``/ready`` reports it.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiokafka.client import AIOKafkaClient
+from mode import Service
+
+logger = logging.getLogger(__name__)
+
+Probe = Callable[[], Awaitable[object]]
+
+
+class DependencyUnavailable(Exception):
+    """A dependency does not answer: the request was refused before anything was sent."""
+
+
+class Reachability(Service):
+    def __init__(
+        self, name: str, probe: Probe, *, interval: float = 0.5, timeout: float = 1.0, **kwargs
+    ) -> None:
+        self.name = name
+        self.probe = probe
+        self.interval = interval
+        self.timeout = timeout
+        self.reachable = False
+        #: Set while the dependency does not answer, for requests waiting on it.
+        self.unreachable = asyncio.Event()
+        self.unreachable.set()
+        self.changed_at = time.monotonic()
+        super().__init__(**kwargs)
+
+    async def answers(self) -> bool:
+        try:
+            await asyncio.wait_for(self.probe(), self.timeout)
+            return True
+        except Exception as exc:  # any failure means "not answering"; logged on change
+            logger.debug("%s probe failed: %r", self.name, exc)
+            return False
+
+    @Service.task
+    async def _watch(self) -> None:
+        while not self.should_stop:
+            reachable = await self.answers()
+            if reachable != self.reachable:
+                self.reachable = reachable
+                self.changed_at = time.monotonic()
+                if reachable:
+                    self.unreachable.clear()
+                    logger.info("%s is reachable", self.name)
+                else:
+                    self.unreachable.set()
+                    logger.warning("%s is NOT reachable", self.name)
+            await self.sleep(self.interval)
+
+
+def kafka_probe(bootstrap_servers: str, timeout: float = 1.0) -> Probe:
+    async def probe() -> None:
+        client = AIOKafkaClient(
+            bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000)
+        )
+        try:
+            await client.bootstrap()
+        finally:
+            await client.close()
+
+    return probe
+
+
+class Dependencies:
+    """The external services a service needs to take writes: all must answer."""
+
+    def __init__(self, monitors: Sequence[Reachability]) -> None:
+        self.monitors = list(monitors)
+
+    def failing(self) -> list[str]:
+        return [m.name for m in self.monitors if not m.reachable]
+
+    def require(self) -> None:
+        """Raise :class:`DependencyUnavailable` naming what does not answer."""
+        failing = self.failing()
+        if failing:
+            raise DependencyUnavailable(f"{' and '.join(failing)} not reachable; nothing was sent")
+
+    async def wait_any_down(self) -> None:
+        waiters = [asyncio.ensure_future(m.unreachable.wait()) for m in self.monitors]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
