@@ -1,4 +1,4 @@
-"""Runs the platform locally: Kafka, the topics, both services, in the foreground.
+"""Runs the platform locally: Kafka, the registry, the topics, both services.
 
 ``ServiceProcess`` is the one start/stop contract of a service worker
 process; ``make run`` (``python -m app.launcher``), the integration tests
@@ -23,6 +23,7 @@ from typing import IO
 
 from app.topics import create_topics
 from local_kafka.broker import KafkaBroker
+from local_kafka.registry import SchemaRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,10 @@ class ServiceProcess:
         port: int,
         data_dir: Path,
         log_path: Path | None = None,
+        schema_registry_url: str | None = None,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
+        """With ``schema_registry_url`` the service writes Avro, else JSON."""
         self.name = name
         self.module, prefix = SERVICES[name]
         self.port = port
@@ -54,6 +57,10 @@ class ServiceProcess:
             f"{prefix}KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
             f"{prefix}WEB_PORT": str(port),
             f"{prefix}DATA_DIR": str(data_dir),
+            f"{prefix}VALUE_FORMAT": "avro" if schema_registry_url else "json",
+            **(
+                {f"{prefix}SCHEMA_REGISTRY_URL": schema_registry_url} if schema_registry_url else {}
+            ),
             **(extra_env or {}),
         }
         self._process: subprocess.Popen[bytes] | None = None
@@ -125,47 +132,66 @@ class ServiceProcess:
             self._log = None
 
 
-def run(data_dir: Path, kafka_port: int, cart_port: int, orders_port: int) -> None:
+def run(
+    data_dir: Path, kafka_port: int, registry_port: int, cart_port: int, orders_port: int
+) -> None:
     broker = KafkaBroker(data_dir / "kafka", port=kafka_port, controller_port=kafka_port + 1)
+    # Persistent, so schema ids in the topics stay resolvable across runs.
+    registry = SchemaRegistry(data_dir / "registry", port=registry_port, persistent=True)
     services = [
         ServiceProcess(
-            name, bootstrap_servers=broker.bootstrap_servers, port=port, data_dir=data_dir / "state"
+            name,
+            bootstrap_servers=broker.bootstrap_servers,
+            port=port,
+            data_dir=data_dir / "state",
+            schema_registry_url=registry.url,
         )
         for name, port in (("cart", cart_port), ("orders", orders_port))
     ]
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    broker.start()
     try:
+        broker.start()
+        registry.start()
         asyncio.run(create_topics(broker.bootstrap_servers, partitions=6, replication_factor=1))
         for service in services:
             service.start()
         for service in services:
             service.wait_ready()
         logger.info(
-            "ready: cart http://127.0.0.1:%d, orders http://127.0.0.1:%d, Kafka %s (Ctrl-C stops)",
+            "ready: cart http://127.0.0.1:%d, orders http://127.0.0.1:%d, Kafka %s, "
+            "schema registry %s (Ctrl-C stops)",
             cart_port,
             orders_port,
             broker.bootstrap_servers,
+            registry.url,
         )
         stop.wait()
     finally:
-        logger.info("stopping the services, then Kafka")
+        logger.info("stopping the services, then the registry and Kafka")
         for service in services:
             service.stop()
+        registry.stop()
         broker.stop()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Run Kafka and both services locally.")
+    parser = argparse.ArgumentParser(description="Run Kafka, the registry and both services.")
     parser.add_argument("--data-dir", type=Path, default=Path(".data"))
     parser.add_argument("--kafka-port", type=int, default=9092)
+    parser.add_argument("--registry-port", type=int, default=8081)
     parser.add_argument("--cart-port", type=int, default=8000)
     parser.add_argument("--orders-port", type=int, default=8001)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="[launcher] %(message)s")
-    run(args.data_dir.resolve(), args.kafka_port, args.cart_port, args.orders_port)
+    run(
+        args.data_dir.resolve(),
+        args.kafka_port,
+        args.registry_port,
+        args.cart_port,
+        args.orders_port,
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,13 @@ class IncompatibleSchema(RegistryError):
     """The registry refused a schema under its compatibility rule (HTTP 409)."""
 
 
+class UnknownSchema(RegistryError):
+    """The registry answered: there is no schema with that id (HTTP 404).
+
+    Unlike an unreachable registry, this is final: the bytes name no schema.
+    """
+
+
 class SchemaRegistryClient(Service):
     def __init__(self, url: str, *, timeout: float = 2.0, **kwargs: Any) -> None:
         self.url = url.rstrip("/")
@@ -86,6 +93,8 @@ class SchemaRegistryClient(Service):
                 answer = await response.json(content_type=None)
                 if response.status == 409:
                     raise IncompatibleSchema(f"{path}: {answer}")
+                if response.status == 404 and path.startswith("/schemas/ids/"):
+                    raise UnknownSchema(f"{path}: {answer}")
                 if response.status >= 400:
                     raise RegistryError(f"{method} {path}: {response.status} {answer}")
                 return answer

@@ -21,7 +21,7 @@ import faust
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from mode import Service
 
-from app.schema_registry import SchemaRegistryClient
+from app.schema_registry import SchemaRegistryClient, UnknownSchema
 from models import codec
 
 logger = logging.getLogger(__name__)
@@ -102,14 +102,22 @@ class AvroFormat:
         and lets :class:`~app.schema_registry.RegistryError` through: a
         registry that does not answer says nothing about the record.
         """
-        writer = await self.registry.parsed_schema(schema_id_of(payload))
-        return read_avro(payload, writer, self.parsed)
+        return read_avro(payload, await writer_schema(payload, self.registry), self.parsed)
 
 
 def schema_id_of(payload: bytes) -> int:
     if len(payload) < HEADER.size or payload[:1] != MAGIC:
         raise UndecodableValue("not in the Confluent wire format (magic byte 0)")
     return HEADER.unpack_from(payload)[1]
+
+
+async def writer_schema(payload: bytes, registry: SchemaRegistryClient) -> Any:
+    """The parsed schema a Confluent-framed value was written with."""
+    schema_id = schema_id_of(payload)
+    try:
+        return await registry.parsed_schema(schema_id)
+    except UnknownSchema:
+        raise UndecodableValue(f"schema id {schema_id} is not in the registry") from None
 
 
 def read_avro(payload: bytes, writer: Any, reader: Any = None) -> Any:
@@ -126,7 +134,7 @@ async def decode_any(payload: bytes, registry: SchemaRegistryClient | None) -> A
     writer's schema is the only one.
     """
     if registry is not None and payload[:1] == MAGIC:
-        return read_avro(payload, await registry.parsed_schema(schema_id_of(payload)))
+        return read_avro(payload, await writer_schema(payload, registry))
     return JsonFormat().decode_cached(payload)
 
 

@@ -1,15 +1,24 @@
 """Small HTTP and Kafka helpers of the integration tests."""
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from app.schema_registry import SchemaRegistryClient
+from app.topics import ORDER_EVENTS
+from app.value_formats import AvroFormat, JsonFormat, ValueFormat
+from models.avro import ORDER_EVENT
 from models.codec import dumps, loads
 from models.events import OrderEvent
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import Platform
 
 T = TypeVar("T")
 
@@ -45,10 +54,28 @@ async def eventually(
         await asyncio.sleep(0.1)
 
 
-async def order_events(bootstrap_servers: str, order_id: str) -> list[OrderEvent]:
+@contextlib.asynccontextmanager
+async def event_format(registry_url: str | None) -> AsyncIterator[ValueFormat]:
+    """The value format of ``order-events`` as the services write it."""
+    if registry_url is None:
+        yield JsonFormat()
+        return
+    registry = SchemaRegistryClient(registry_url)
+    await registry.start()
+    try:
+        avro = AvroFormat(f"{ORDER_EVENTS.name}-value", ORDER_EVENT, registry)
+        await avro.prepare()  # the services' schema: registering it again gives its id
+        yield avro
+    finally:
+        await registry.stop()
+
+
+async def order_events(platform: "Platform", order_id: str) -> list[OrderEvent]:
     """Every event of one order on ``order-events``, in log order."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=platform.bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
@@ -57,15 +84,16 @@ async def order_events(bootstrap_servers: str, order_id: str) -> list[OrderEvent
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
             consumer.seek(tp, 0)
-        events: list[OrderEvent] = []
+        events: list[bytes] = []
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
                     if record.key == order_id.encode():
-                        events.append(OrderEvent.from_wire(loads(record.value)))
-        return events
+                        events.append(record.value)
     finally:
         await consumer.stop()
+    async with event_format(platform.registry_url) as values:
+        return [OrderEvent.from_wire(await values.decode(value)) for value in events]
 
 
 async def produce(
@@ -95,7 +123,7 @@ def event(order_id: str, version: int, *, quantity: int = 2, total: str = "20.00
             "orderId": order_id,
             "customerId": "CUST-1",
             "orderDate": "2026-11-25T10:00:00.000Z",
-            "items": [{"itemId": "SKU-1", "quantity": quantity, "price": 10}],
+            "items": [{"itemId": "SKU-1", "quantity": quantity, "price": Decimal("10.00")}],
             "totalAmount": loads(total),
             "currency": "USD",
             "status": "new" if version == 1 else "confirmed",

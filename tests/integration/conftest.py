@@ -19,6 +19,7 @@ from app.launcher import ServiceProcess
 from app.topics import create_topics
 from local_kafka.broker import KafkaBroker
 from local_kafka.probe import free_port
+from local_kafka.registry import SchemaRegistry
 
 PARTITIONS = 6
 
@@ -26,12 +27,17 @@ PARTITIONS = 6
 @dataclass
 class Platform:
     broker: KafkaBroker
+    registry: SchemaRegistry | None  # None: the services write JSON
     cart: ServiceProcess
     orders: ServiceProcess
 
     @property
     def bootstrap_servers(self) -> str:
         return self.broker.bootstrap_servers
+
+    @property
+    def registry_url(self) -> str | None:
+        return self.registry.url if self.registry else None
 
     def restart(self, service: ServiceProcess) -> None:
         service.stop()
@@ -40,9 +46,11 @@ class Platform:
 
 
 @contextlib.contextmanager
-def running_platform(workdir: Path) -> Iterator[Platform]:
-    """A broker with the topics and both services, all stopped on the way out."""
+def running_platform(workdir: Path, value_format: str = "avro") -> Iterator[Platform]:
+    """A broker with the topics, a registry (for Avro) and both services, all
+    stopped on the way out."""
     broker = KafkaBroker(workdir / "kafka")
+    registry = SchemaRegistry(workdir / "registry") if value_format == "avro" else None
     services = [
         ServiceProcess(
             name,
@@ -50,26 +58,31 @@ def running_platform(workdir: Path) -> Iterator[Platform]:
             port=free_port(),
             data_dir=workdir / "state",
             log_path=workdir / f"{name}.log",
+            schema_registry_url=registry.url if registry else None,
         )
         for name in ("cart", "orders")
     ]
     try:
         broker.start()
+        if registry is not None:
+            registry.start()
         asyncio.run(create_topics(broker.bootstrap_servers, PARTITIONS, replication_factor=1))
         for service in services:
             service.start()
         for service in services:
             service.wait_ready()
-        yield Platform(broker, *services)
+        yield Platform(broker, registry, *services)
     finally:
         for service in services:
             service.stop()
+        if registry is not None:
+            registry.stop()
         broker.stop()
 
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """The shared platform: tests must leave it running and healthy."""
+    """The shared platform (Avro, as `make run`): tests must leave it running and healthy."""
     with running_platform(tmp_path_factory.mktemp("platform")) as shared:
         yield shared
 

@@ -38,7 +38,7 @@ async def test_create_is_durable_as_one_event_before_the_answer(http, platform, 
     assert status == 201
 
     # No waiting: a 2xx means Kafka acknowledged the event.
-    (event,) = await order_events(platform.bootstrap_servers, order_id)
+    (event,) = await order_events(platform, order_id)
     assert event.eventType.value == "OrderCreated"
     assert event.version == 1
     assert event.order.to_wire()["totalAmount"] == order["totalAmount"]
@@ -77,7 +77,7 @@ async def test_total_that_is_not_the_sum_is_rejected_and_nothing_is_written(
     assert status == 400
     assert headers["Content-Type"].startswith("application/problem+json")
     assert "totalAmount" in problem["errors"][0]["message"]
-    assert await order_events(platform.bootstrap_servers, order_id) == []
+    assert await order_events(platform, order_id) == []
 
 
 async def test_invalid_fields_are_listed_one_by_one(http, platform):
@@ -98,7 +98,7 @@ async def test_duplicate_order_id_is_a_conflict(http, platform, order_id):
 
     assert status == 409
     assert "already exists" in problem["detail"]
-    assert len(await order_events(platform.bootstrap_servers, order_id)) == 1
+    assert len(await order_events(platform, order_id)) == 1
 
 
 async def test_status_moves_forward_and_each_move_is_one_event(http, platform, order_id):
@@ -109,7 +109,7 @@ async def test_status_moves_forward_and_each_move_is_one_event(http, platform, o
 
     assert status == 200
     assert order["status"] == "shipped"
-    events = await order_events(platform.bootstrap_servers, order_id)
+    events = await order_events(platform, order_id)
     assert [(e.version, e.order.status.value) for e in events] == [
         (1, "new"),
         (2, "confirmed"),
@@ -125,7 +125,7 @@ async def test_setting_the_same_status_changes_and_publishes_nothing(http, platf
 
     assert status == 200
     assert order["status"] == "pending"
-    assert len(await order_events(platform.bootstrap_servers, order_id)) == 2
+    assert len(await order_events(platform, order_id)) == 2
 
 
 async def test_backward_move_and_move_out_of_a_final_status_are_conflicts(http, platform, order_id):
@@ -136,7 +136,7 @@ async def test_backward_move_and_move_out_of_a_final_status_are_conflicts(http, 
     assert (await update(http, platform, order_id, "cancelled"))[0] == 409
     assert (await update(http, platform, order_id, "delivered"))[0] == 200
     assert (await update(http, platform, order_id, "shipped"))[0] == 409
-    assert len(await order_events(platform.bootstrap_servers, order_id)) == 3
+    assert len(await order_events(platform, order_id)) == 3
 
 
 async def test_update_of_an_unknown_order_is_not_found(http, platform, order_id):
@@ -212,4 +212,4 @@ async def test_hostile_bodies_are_bad_requests_and_change_nothing(http, platform
 
     assert status == 400
     assert problem["status"] == 400
-    assert await order_events(platform.bootstrap_servers, order_id) == []
+    assert await order_events(platform, order_id) == []

@@ -19,7 +19,7 @@ async def test_concurrent_updates_of_one_order_yield_versions_one_to_n(http, pla
     statuses = [status for status, _, _ in await asyncio.gather(*updates)]
 
     assert set(statuses) <= {200, 409}
-    events = await order_events(platform.bootstrap_servers, order_id)
+    events = await order_events(platform, order_id)
     assert [e.version for e in events] == list(range(1, len(events) + 1))
     # Each accepted move went forward: the statuses in the log never go back.
     order_of = {status: n for n, status in enumerate(["new", *FORWARD])}

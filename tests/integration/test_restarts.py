@@ -3,8 +3,7 @@
 import asyncio
 import shutil
 
-from models.codec import dumps
-from tests.integration.client import call, event, eventually, produce
+from tests.integration.client import call, event, event_format, eventually, produce
 
 
 async def create_orders(http, platform, ids: list[str]) -> None:
@@ -74,7 +73,9 @@ async def test_cart_restart_still_rejects_a_duplicate_order_id(http, platform, o
 async def test_ten_thousand_orders_are_all_back_when_ready_says_so(http, platform, order_id):
     """Given 10,000 orders in the table, a restarted order service is complete at /ready."""
     ids = [f"{order_id}-{n:05d}" for n in range(10_000)]
-    await produce(platform.bootstrap_servers, [(i.encode(), dumps(event(i, 1))) for i in ids])
+    async with event_format(platform.registry_url) as values:
+        records = [(i.encode(), values.encode(event(i, 1))) for i in ids]
+    await produce(platform.bootstrap_servers, records)
     # The machine may be busy: 10,000 events take a few seconds to apply.
     await eventually(
         lambda: missing_details(http, platform, ids[-100:]), lambda m: not m, timeout=90
