@@ -14,7 +14,7 @@ from agents.cart import register_command_handler
 from agents.projector import register_projector
 from app.command_gateway import CommandGateway
 from app.metrics import ServiceMetrics
-from app.reachability import Dependencies, Reachability, kafka_probe
+from app.reachability import Dependencies, KafkaProbe, Reachability
 from app.schema_registry import SchemaRegistryClient
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from app.topic_scan import TopicScanner
@@ -120,7 +120,8 @@ def value_formats(settings: ServiceSettings, registry: SchemaRegistryClient | No
 def build_service(settings: ServiceSettings, row_type: type) -> ServiceParts:
     metrics = ServiceMetrics()
     app = create_app(settings, metrics)
-    kafka = app.add_dependency(Reachability("Kafka", kafka_probe(settings.kafka_bootstrap_servers)))
+    kafka_probe = app.add_dependency(KafkaProbe(settings.kafka_bootstrap_servers))
+    kafka = app.add_dependency(Reachability("Kafka", kafka_probe))
     monitors = [kafka]
     registry = None
     if settings.value_format == "avro":

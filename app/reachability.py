@@ -64,17 +64,41 @@ class Reachability(Service):
             await self.sleep(self.interval)
 
 
-def kafka_probe(bootstrap_servers: str, timeout: float = 1.0) -> Probe:
-    async def probe() -> None:
-        client = AIOKafkaClient(
-            bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000)
-        )
+class KafkaProbe(Service):
+    """A metadata request on a kept connection: cheap enough to stay fast on a busy host.
+
+    A new client per probe would pay for bootstrap and version checks every
+    half second, and on a loaded machine that alone can miss the deadline
+    and report an outage that is not there.  After a failure the client is
+    dropped, and the next probe starts afresh.
+    """
+
+    def __init__(self, bootstrap_servers: str, timeout: float = 1.0, **kwargs: object) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.timeout = timeout
+        self._client: AIOKafkaClient | None = None
+        super().__init__(**kwargs)
+
+    async def __call__(self) -> None:
         try:
-            await client.bootstrap()
-        finally:
+            if self._client is None:
+                self._client = AIOKafkaClient(
+                    bootstrap_servers=self.bootstrap_servers,
+                    request_timeout_ms=int(self.timeout * 1000),
+                )
+                await self._client.bootstrap()
+            await self._client.fetch_all_metadata()
+        except BaseException:
+            await self._drop()
+            raise
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
             await client.close()
 
-    return probe
+    async def on_stop(self) -> None:
+        await self._drop()
 
 
 class Dependencies:

@@ -1,9 +1,11 @@
-"""Command line: ``python -m local_kafka {fetch,run,tool} ...``.
+"""Command line: ``python -m local_kafka {fetch,run,tool,fetch-registry,registry} ...``.
 
 python -m local_kafka fetch
 python -m local_kafka run --port 9092 --data-dir .data/kafka
 python -m local_kafka tool topics --list
 python -m local_kafka tool console-consumer --topic order-events --from-beginning
+python -m local_kafka fetch-registry
+python -m local_kafka registry --port 8081 --data-dir .data/registry [--in-memory]
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
-from local_kafka.broker import BrokerError, KafkaBroker
+from local_kafka.apicurio import ensure_registry
+from local_kafka.broker import KafkaBroker
 from local_kafka.fetch import FetchError, ensure_libs
 from local_kafka.jvm import JavaNotFoundError, run_tool
+from local_kafka.process import ServiceError
+from local_kafka.registry import SchemaRegistry
 
 logger = logging.getLogger("local_kafka")
 
@@ -52,9 +58,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.info("Kafka jars are in %s", ensure_libs())
             return 0
         if args.command == "run":
-            return _run(args.data_dir, args.port, args.controller_port, args.timeout)
+            broker = KafkaBroker(
+                args.data_dir, args.port, args.controller_port, log_to_terminal=True
+            )
+            return _serve(broker, "Kafka", broker.bootstrap_servers, args.timeout)
+        if args.command == "fetch-registry":
+            logger.info("Apicurio Registry is in %s", ensure_registry())
+            return 0
+        if args.command == "registry":
+            registry = SchemaRegistry(
+                args.data_dir, args.port, args.management_port, persistent=not args.in_memory
+            )
+            address = f"{registry.url} (log: {registry.log_path})"
+            return _serve(registry, "Schema registry", address, args.timeout)
         return _tool(args.tool, args.bootstrap_server, args.tool_args)
-    except (BrokerError, FetchError, JavaNotFoundError) as exc:
+    except (ServiceError, FetchError, JavaNotFoundError) as exc:
         # Expected failures (port taken, no Maven...): the message says it all.
         logger.error("%s", exc)
         return 1
@@ -65,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local_kafka",
-        description="Local Apache Kafka (KRaft) for dev and tests.",
+        description="Local Apache Kafka (KRaft) and a schema registry for dev and tests.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -105,27 +123,71 @@ def _parser() -> argparse.ArgumentParser:
     )
     tool.add_argument("tool", choices=sorted(TOOLS))
     tool.add_argument("tool_args", nargs=argparse.REMAINDER, metavar="ARGS")
+
+    commands.add_parser(
+        "fetch-registry",
+        help="download Apicurio Registry into .cache/apicurio (idempotent)",
+    )
+    registry = commands.add_parser(
+        "registry",
+        help="run a Confluent-compatible schema registry in the foreground until Ctrl-C",
+        description="Apicurio Registry; clients use http://127.0.0.1:PORT/apis/ccompat/v7.",
+    )
+    registry.add_argument("--port", type=int, default=8081, help="HTTP port (default: 8081)")
+    registry.add_argument(
+        "--management-port",
+        type=int,
+        default=0,
+        help="Quarkus management port, unused by Apicurio 3.0.9 (default: any free port)",
+    )
+    registry.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".data/registry"),
+        help="log and database (default: .data/registry)",
+    )
+    registry.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="keep schemas in memory only: they are lost when the registry stops",
+    )
+    registry.add_argument(
+        "--timeout",
+        type=float,
+        default=120,
+        help="seconds to wait for readiness (default: 120)",
+    )
     return parser
 
 
-def _run(data_dir: Path, port: int, controller_port: int, timeout: float) -> int:
-    """Run the broker until SIGINT/SIGTERM, then stop it cleanly."""
-    # SIGTERM (from make, docker-style supervisors, `kill`) must stop the broker too:
+class _Service(Protocol):
+    log_path: Path
+
+    @property
+    def is_running(self) -> bool: ...
+
+    def start(self, timeout: float) -> None: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
+
+
+def _serve(service: _Service, name: str, address: str, timeout: float) -> int:
+    """Run ``service`` until SIGINT/SIGTERM, then stop it cleanly."""
+    # SIGTERM (from make, docker-style supervisors, `kill`) must stop the service too:
     # turn it into the same KeyboardInterrupt that Ctrl-C raises.
     signal.signal(signal.SIGTERM, _interrupt)
-    broker = KafkaBroker(data_dir, port, controller_port, log_to_terminal=True)
     try:
-        broker.start(timeout)
-        logger.info("Kafka ready on %s (Ctrl-C to stop)", broker.bootstrap_servers)
-        while broker.is_running:
+        service.start(timeout)
+        logger.info("%s ready on %s (Ctrl-C to stop)", name, address)
+        while service.is_running:
             time.sleep(0.5)
-        logger.error("Kafka exited unexpectedly; see %s", broker.log_path)
+        logger.error("%s exited unexpectedly; see %s", name, service.log_path)
         return 1
     except KeyboardInterrupt:
-        logger.info("Stopping Kafka")
+        logger.info("Stopping %s", name)
         return 0
     finally:
-        broker.stop()
+        service.stop()
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

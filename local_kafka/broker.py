@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import logging
 import signal
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 from local_kafka.fetch import PACKAGE_DIR, ensure_libs, kafka_version
 from local_kafka.jvm import java_command
 from local_kafka.probe import fetch_cluster_info, free_port, port_in_use
+from local_kafka.process import ManagedProcess, ServiceError
 from local_kafka.storage import format_once
 
 logger = logging.getLogger(__name__)
@@ -26,10 +25,9 @@ BROKER_LOG_CONFIG = PACKAGE_DIR / "broker-log4j2.xml"
 # Kafka's scripts default to a 1 GiB heap; a dev/test broker with a handful of topics
 # needs far less. Exiting on OOM beats a half-dead broker that tests would wait on.
 _BROKER_JVM_OPTIONS = ("-Xms128m", "-Xmx512m", "-XX:+ExitOnOutOfMemoryError")
-_TAIL_LINES = 40
 
 
-class BrokerError(RuntimeError):
+class BrokerError(ServiceError):
     """The broker could not start, or was used in a state that does not allow it."""
 
 
@@ -60,15 +58,12 @@ class KafkaBroker:
         self.bootstrap_servers = f"{HOST}:{self.port}"
         self.log_path = self.data_dir / "broker.log"
         self._log_to_terminal = log_to_terminal
-        self._process: subprocess.Popen[bytes] | None = None
-        self._output: IO[bytes] | None = None
-        # Size of each log file when the JVM was spawned: errors quote only this run.
-        self._log_offsets: dict[Path, int] = {}
+        self._process = ManagedProcess("Kafka", self.bootstrap_servers, BrokerError)
 
     @property
     def is_running(self) -> bool:
         """True while the JVM process exists (also when paused)."""
-        return self._process is not None and self._process.poll() is None
+        return self._process.is_running
 
     def start(self, timeout: float = 90) -> None:
         """Start the broker and return once it serves requests.
@@ -77,8 +72,7 @@ class KafkaBroker:
         :class:`BrokerError`, quoting the end of ``broker.log``, if the JVM exits or
         is not ready within ``timeout`` seconds; the JVM is then killed.
         """
-        if self.is_running:
-            raise BrokerError(f"Kafka on {self.bootstrap_servers} is already running")
+        self._process.refuse_if_running()
         for port in (self.port, self.controller_port):
             if port_in_use(HOST, port):
                 raise BrokerError(f"{HOST}:{port} is taken (another Kafka still running?)")
@@ -98,25 +92,13 @@ class KafkaBroker:
             log_config=BROKER_LOG_CONFIG,
             jvm_options=[*_BROKER_JVM_OPTIONS, f"-Dkafka.logs.dir={self.data_dir}"],
         )
-        self._log_offsets = {
-            path: path.stat().st_size if path.exists() else 0
-            for path in (self.log_path, self.data_dir / "broker.out")
-        }
-        if not self._log_to_terminal:
-            self._output = (self.data_dir / "broker.out").open("ab")
-        # A session of its own keeps Ctrl-C in a terminal away from the JVM, so that
-        # our code, not the signal, decides how the broker shuts down.
-        self._process = subprocess.Popen(
+        broker_out = self.data_dir / "broker.out"
+        self._process.spawn(
             command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._output,
-            stderr=self._output,
-            start_new_session=True,
+            output=None if self._log_to_terminal else broker_out,
+            logs=(self.log_path, broker_out),
         )
-        # Safety net for code paths that never reach stop() (an exception in a test
-        # session, a script that forgets): stop the JVM when the interpreter exits.
-        atexit.register(self.stop)
-        self._wait_until_ready(self._process, cluster_id, started + timeout)
+        self._process.wait_until(lambda: self._answers(cluster_id), started + timeout)
         logger.info(
             "Kafka %s (pid %d) started in %.1fs on %s, data in %s",
             kafka_version(),
@@ -128,38 +110,19 @@ class KafkaBroker:
 
     def stop(self, timeout: float = 30) -> None:
         """Stop cleanly (SIGTERM), SIGKILL after ``timeout`` seconds; idempotent."""
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            # A paused (SIGSTOPped) JVM only acts on SIGTERM once it is continued.
-            process.send_signal(signal.SIGCONT)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                logger.warning("Kafka did not stop within %.0fs; killing it", timeout)
-                process.kill()
-                process.wait()
-        logger.info("Kafka on %s stopped", self.bootstrap_servers)
-        self._forget_process()
+        self._process.stop(timeout)
 
     def kill(self) -> None:
         """SIGKILL the broker, as in a crash (the next start recovers its logs)."""
-        process = self._process
-        if process is None:
-            return
-        process.kill()
-        process.wait()
-        self._forget_process()
+        self._process.kill()
 
     def pause(self) -> None:
         """SIGSTOP the broker: connections stay open, nothing is answered (a hang)."""
-        self._signal(signal.SIGSTOP)
+        self._process.send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:
         """SIGCONT a paused broker."""
-        self._signal(signal.SIGCONT)
+        self._process.send_signal(signal.SIGCONT)
 
     def restart(self, timeout: float = 90) -> None:
         """Stop (if running) and start again on the same ports with the same data."""
@@ -190,61 +153,18 @@ class KafkaBroker:
         )
         return config
 
-    def _wait_until_ready(
-        self, process: subprocess.Popen[bytes], cluster_id: str, deadline: float
-    ) -> None:
-        """Poll with Metadata requests until the broker is unfenced and has a controller.
+    def _answers(self, cluster_id: str) -> bool:
+        """True once a Metadata request shows the broker unfenced, with a controller.
 
         Checking the cluster id makes sure the answer comes from this broker, not
         from another process that took the port.
         """
-        while True:
-            code = process.poll()
-            if code is not None:
-                self._forget_process()
-                raise BrokerError(f"Kafka exited with code {code} while starting.{self._tails()}")
-            info = None
-            # Ask only once the listener is bound: until then every try would
-            # just log a refused connection.
-            if port_in_use(HOST, self.port):
-                with contextlib.suppress(OSError):
-                    info = fetch_cluster_info(HOST, self.port, timeout=1.0)
-            if (
-                info is not None
-                and info.cluster_id == cluster_id
-                and info.broker_ids
-                and info.controller_id >= 0
-            ):
-                return
-            if time.monotonic() > deadline:
-                self.kill()
-                raise BrokerError(
-                    f"Kafka on {self.bootstrap_servers} was not ready in time." + self._tails()
-                )
-            time.sleep(0.1)
-
-    def _signal(self, signum: signal.Signals) -> None:
-        if self._process is None or self._process.poll() is not None:
-            raise BrokerError(f"Kafka on {self.bootstrap_servers} is not running")
-        self._process.send_signal(signum)
-
-    def _forget_process(self) -> None:
-        self._process = None
-        if self._output is not None:
-            self._output.close()
-            self._output = None
-        atexit.unregister(self.stop)
-
-    def _tails(self) -> str:
-        """The last lines this run wrote to the broker's log files, for error messages."""
-        report = ""
-        for path, offset in self._log_offsets.items():
-            if not path.exists():
-                continue
-            with path.open("rb") as handle:
-                handle.seek(offset)
-                text = handle.read().decode(errors="replace")
-            lines = text.splitlines()[-_TAIL_LINES:]
-            if lines:
-                report += f"\n--- last {len(lines)} lines of {path} ---\n" + "\n".join(lines)
-        return report
+        # Ask only once the listener is bound: until then every try would
+        # just log a refused connection.
+        if not port_in_use(HOST, self.port):
+            return False
+        try:
+            info = fetch_cluster_info(HOST, self.port, timeout=1.0)
+        except OSError:
+            return False
+        return info.cluster_id == cluster_id and bool(info.broker_ids) and info.controller_id >= 0

@@ -4,6 +4,9 @@ The cache lives in ``<repo>/.cache/kafka/<version>/libs``. A ``complete`` marker
 holding the SHA-256 of ``pom.xml`` is written only after the jars are in place,
 so an interrupted fetch is simply redone and editing the pom (say, bumping the
 log4j version) refreshes the cache without manual cleanup.
+
+:func:`ensure_cached` and :func:`run_maven` are the reusable parts (the schema
+registry's distribution is cached the same way, see ``apicurio.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import subprocess
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,7 +32,7 @@ REPO_ROOT = PACKAGE_DIR.parent
 CACHE_ROOT = REPO_ROOT / ".cache" / "kafka"
 
 _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
-_STAGING_PREFIX = "libs.partial-"
+_STAGING_SUFFIX = ".partial-"
 
 
 class FetchError(RuntimeError):
@@ -50,58 +53,68 @@ def ensure_libs() -> Path:
     Safe to call from several processes at once (pytest workers, ``make run``):
     a file lock serialises them and only the first one downloads.
     """
-    version_dir = CACHE_ROOT / kafka_version()
-    libs = version_dir / "libs"
+    return ensure_cached(CACHE_ROOT / kafka_version() / "libs", _pom_digest(), _copy_kafka_jars)
+
+
+def ensure_cached(content: Path, fingerprint: str, fill: Callable[[Path], None]) -> Path:
+    """Return the directory ``content``, first filling it unless already done for ``fingerprint``.
+
+    ``fill`` gets an empty staging directory next to ``content``, which replaces
+    ``content`` only once ``fill`` returns. ``content.parent`` holds a ``.lock`` that
+    serialises processes and a ``complete`` marker with ``fingerprint``, written last,
+    so an interrupted fetch is redone and a new fingerprint refreshes the cache.
+    """
+    version_dir = content.parent
     marker = version_dir / "complete"
-    wanted = _pom_digest()
-    if _marker_matches(marker, wanted):
-        return libs
+    if _marker_matches(marker, fingerprint):
+        return content
 
     version_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive_lock(version_dir / ".lock"):
         # Another process may have finished the fetch while we waited for the lock.
-        if _marker_matches(marker, wanted):
-            return libs
+        if _marker_matches(marker, fingerprint):
+            return content
         marker.unlink(missing_ok=True)
+        staging_prefix = f"{content.name}{_STAGING_SUFFIX}"
         # Leftovers of a fetch that was killed mid-way; we hold the lock, so none is live.
-        for stale in version_dir.glob(f"{_STAGING_PREFIX}*"):
+        for stale in version_dir.glob(f"{staging_prefix}*"):
             shutil.rmtree(stale, ignore_errors=True)
-        _download_into(libs)
-        _write_atomically(marker, wanted)
-    return libs
+        staging = Path(tempfile.mkdtemp(prefix=staging_prefix, dir=version_dir))
+        try:
+            fill(staging)
+            shutil.rmtree(content, ignore_errors=True)
+            staging.rename(content)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _write_atomically(marker, fingerprint)
+    return content
 
 
-def _download_into(libs: Path) -> None:
-    """Copy the pom's runtime dependencies into ``libs``; replace it only on success."""
+def run_maven(args: Sequence[str], what: str) -> None:
+    """Run ``mvn -q -B args``; raise :class:`FetchError` with Maven's output if it fails."""
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise FetchError("Maven ('mvn') is not on PATH; it is needed to fetch the Kafka jars")
-    staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=libs.parent))
-    command = [
-        mvn,
-        "-q",
-        "-B",
-        "-f",
-        str(POM_PATH),
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={staging}",
-    ]
-    logger.info("Fetching Kafka %s jars with Maven into %s", kafka_version(), libs)
+        raise FetchError(f"Maven ('mvn') is not on PATH; it is needed to fetch {what}")
+    command = [mvn, "-q", "-B", *args]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise FetchError(f"{' '.join(command)} failed ({result.returncode}):\n{output}")
+
+
+def _copy_kafka_jars(staging: Path) -> None:
+    """Copy the pom's runtime dependencies into ``staging``."""
+    logger.info("Fetching Kafka %s jars with Maven", kafka_version())
     started = time.monotonic()
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            output = (result.stdout + result.stderr).strip()
-            raise FetchError(f"{' '.join(command)} failed ({result.returncode}):\n{output}")
-        if not any(staging.glob("kafka_2.13-*.jar")):
-            raise FetchError(f"Maven succeeded but {staging} holds no kafka_2.13 jar")
-        shutil.rmtree(libs, ignore_errors=True)
-        staging.rename(libs)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    run_maven(
+        ["-f", str(POM_PATH), "dependency:copy-dependencies", f"-DoutputDirectory={staging}"],
+        "the Kafka jars",
+    )
+    if not any(staging.glob("kafka_2.13-*.jar")):
+        raise FetchError(f"Maven succeeded but {staging} holds no kafka_2.13 jar")
     logger.info(
         "Fetched %d jars in %.1fs",
-        sum(1 for _ in libs.glob("*.jar")),
+        sum(1 for _ in staging.glob("*.jar")),
         time.monotonic() - started,
     )
 

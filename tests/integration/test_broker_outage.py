@@ -141,3 +141,35 @@ async def test_a_request_caught_by_the_outage_is_answered_within_two_seconds(
     assert headers["Retry-After"]
     assert problem["status"] == status
     assert elapsed < 2.0
+
+
+@pytest.mark.parametrize("stop_how", ["stopped", "paused"])
+async def test_registry_outage_gives_fast_503s_and_the_cart_recovers(
+    http, fragile, order_id, stop_how
+):
+    registry = fragile.registry
+    cart = fragile.cart.base_url
+    # Given everything healthy again after the Kafka outages before,
+    await eventually(lambda: call(http, "GET", f"{cart}/ready"), lambda r: r[0] == 200)
+    await asyncio.to_thread(registry.stop if stop_how == "stopped" else registry.pause)
+    try:
+        await eventually(lambda: call(http, "GET", f"{cart}/ready"), lambda r: r[0] == 503)
+        elapsed, (status, problem, headers) = await timed(
+            call(http, "POST", f"{cart}/create-order", json={"orderId": order_id, "numItems": 1})
+        )
+    finally:
+        await asyncio.to_thread(registry.start if stop_how == "stopped" else registry.resume)
+
+    logger.info("registry %s: create %d in %.3f s", stop_how, status, elapsed)
+    assert status == 503
+    assert "schema registry" in problem["detail"]
+    assert headers["Retry-After"]
+    assert elapsed < 2.0
+    _, created, _ = await eventually(
+        lambda: call(
+            http, "POST", f"{cart}/create-order", json={"orderId": f"{order_id}-2", "numItems": 1}
+        ),
+        lambda r: r[0] == 201,
+        timeout=30,
+    )
+    assert created["orderId"] == f"{order_id}-2"

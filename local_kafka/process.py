@@ -1,0 +1,165 @@
+"""A long-running child process (a JVM) that tests can stop, kill, pause and resume.
+
+Shared by :class:`~local_kafka.broker.KafkaBroker` and
+:class:`~local_kafka.registry.SchemaRegistry`: both spawn a server, wait until it
+really answers, and quote the end of its log when it does not.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO
+
+logger = logging.getLogger(__name__)
+
+_TAIL_LINES = 40
+
+
+class ServiceError(RuntimeError):
+    """A local service could not start, or was used in a state that does not allow it."""
+
+
+class ManagedProcess:
+    """One child at a time, named ``name`` and reached at ``address`` in messages.
+
+    Failures raise ``error_type`` so that each service keeps its own exception class.
+    """
+
+    def __init__(self, name: str, address: str, error_type: type[ServiceError]) -> None:
+        self.name = name
+        self.address = address
+        self._error_type = error_type
+        self._process: subprocess.Popen[bytes] | None = None
+        self._output: IO[bytes] | None = None
+        # Size of each log file when the child was spawned: errors quote only this run.
+        self._log_offsets: dict[Path, int] = {}
+
+    @property
+    def is_running(self) -> bool:
+        """True while the process exists (also when paused)."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise self._error_type(f"{self.name} on {self.address} is not running")
+        return self._process.pid
+
+    def refuse_if_running(self) -> None:
+        """Raise if the child is running: called before a start touches any state."""
+        if self.is_running:
+            raise self._error_type(f"{self.name} on {self.address} is already running")
+
+    def spawn(
+        self,
+        command: Sequence[str],
+        *,
+        output: Path | None,
+        logs: Sequence[Path],
+        cwd: Path | None = None,
+    ) -> None:
+        """Start ``command``; stdout and stderr go to ``output`` (None: our terminal).
+
+        ``logs`` are the files whose new lines :meth:`tails` quotes in errors.
+        """
+        self.refuse_if_running()
+        self._log_offsets = {path: path.stat().st_size if path.exists() else 0 for path in logs}
+        if output is not None:
+            self._output = output.open("ab")
+        # A session of its own keeps Ctrl-C in a terminal away from the child, so that
+        # our code, not the signal, decides how the service shuts down.
+        self._process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._output,
+            stderr=self._output,
+            start_new_session=True,
+        )
+        # Safety net for code paths that never reach stop() (an exception in a test
+        # session, a script that forgets): stop the child when the interpreter exits.
+        atexit.register(self.stop)
+
+    def wait_until(self, ready: Callable[[], bool], deadline: float) -> None:
+        """Poll ``ready`` until it is true; kill the child and raise if it exits or
+        ``deadline`` (a :func:`time.monotonic` value) passes first."""
+        while True:
+            process = self._process
+            if process is None:
+                raise self._error_type(f"{self.name} on {self.address} is not running")
+            code = process.poll()
+            if code is not None:
+                tails = self.tails()
+                self._forget_process()
+                raise self._error_type(
+                    f"{self.name} exited with code {code} while starting.{tails}"
+                )
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                tails = self.tails()
+                self.kill()
+                raise self._error_type(
+                    f"{self.name} on {self.address} was not ready in time.{tails}"
+                )
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop cleanly (SIGTERM), SIGKILL after ``timeout`` seconds; idempotent."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            # A paused (SIGSTOPped) process only acts on SIGTERM once it is continued.
+            process.send_signal(signal.SIGCONT)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
+                process.kill()
+                process.wait()
+        logger.info("%s on %s stopped", self.name, self.address)
+        self._forget_process()
+
+    def kill(self) -> None:
+        """SIGKILL the child, as in a crash."""
+        process = self._process
+        if process is None:
+            return
+        process.kill()
+        process.wait()
+        self._forget_process()
+
+    def send_signal(self, signum: signal.Signals) -> None:
+        """Signal the running child (SIGSTOP/SIGCONT for pause and resume)."""
+        if self._process is None or self._process.poll() is not None:
+            raise self._error_type(f"{self.name} on {self.address} is not running")
+        self._process.send_signal(signum)
+
+    def tails(self) -> str:
+        """The last lines this run wrote to the log files, for error messages."""
+        report = ""
+        for path, offset in self._log_offsets.items():
+            if not path.exists():
+                continue
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                text = handle.read().decode(errors="replace")
+            lines = text.splitlines()[-_TAIL_LINES:]
+            if lines:
+                report += f"\n--- last {len(lines)} lines of {path} ---\n" + "\n".join(lines)
+        return report
+
+    def _forget_process(self) -> None:
+        self._process = None
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+        atexit.unregister(self.stop)
