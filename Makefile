@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA := $(BIN)/python -m local_kafka
 
-.PHONY: run test unit lint fetch-kafka topics kafka-topics kafka-console-consumer clean
+.PHONY: run test unit lint fetch bench kafka-topics kafka-console-consumer clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,16 +13,18 @@ $(INSTALLED): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test,dev]"
 	touch $@
 
-## Fetch Apache Kafka's jars from Maven Central into .cache/kafka (once).
-fetch-kafka: $(INSTALLED)
+## Fetch Apache Kafka and Apicurio Registry from Maven Central into .cache (once).
+fetch: $(INSTALLED)
 	$(KAFKA) fetch
+	$(KAFKA) fetch-registry
 
-## Kafka (KRaft) on 9092, the topics, cart on 8000, orders on 8001; Ctrl-C stops all.
-run: fetch-kafka
+## Kafka (KRaft) on 9092, the registry on 8081, the topics, cart on 8000, orders on
+## 8001; Ctrl-C stops all.
+run: fetch
 	$(BIN)/python -m app.launcher
 
-## The whole suite: unit tests, then integration tests against a real broker.
-test: fetch-kafka
+## The whole suite: unit tests, then integration tests against a real broker and registry.
+test: fetch
 	$(BIN)/python -m pytest
 
 unit: $(INSTALLED)
@@ -31,13 +33,14 @@ unit: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/yamllint -s -c docker/yamllint.yml docker-compose.yml docker-compose.cluster.yml
 
 ## Kafka's own CLI against the local broker, e.g. make kafka-topics ARGS="--list"
-kafka-topics: fetch-kafka
+kafka-topics: fetch
 	$(KAFKA) tool topics $(ARGS)
 
 ## Print a topic with its keys, e.g. make kafka-console-consumer TOPIC=order-events
-kafka-console-consumer: fetch-kafka
+kafka-console-consumer: fetch
 	$(KAFKA) tool console-consumer --topic $(or $(TOPIC),order-events) --from-beginning $(ARGS)
 
 clean:

@@ -1,0 +1,60 @@
+"""JSON values stay available: the same pipeline with VALUE_FORMAT=json, no registry."""
+
+from collections.abc import Iterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from models.codec import loads
+from tests.integration.client import call, eventually, order_events
+from tests.integration.conftest import Platform, running_platform
+
+
+@pytest.fixture(scope="module")
+def json_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    with running_platform(tmp_path_factory.mktemp("json"), value_format="json") as platform:
+        yield platform
+
+
+async def test_the_pipeline_runs_on_json_values(http, json_platform, order_id):
+    cart, orders = json_platform.cart.base_url, json_platform.orders.base_url
+
+    created = await call(
+        http, "POST", f"{cart}/create-order", json={"orderId": order_id, "numItems": 2}
+    )
+    updated = await call(
+        http, "PUT", f"{cart}/update-order", json={"orderId": order_id, "status": "shipped"}
+    )
+    _, found, _ = await eventually(
+        lambda: call(http, "GET", f"{orders}/order-details?orderId={order_id}"),
+        lambda r: r[0] == 200 and r[1]["status"] == "shipped",
+    )
+    _, scan, _ = await call(http, "GET", f"{orders}/getAllOrderIdsFromTopic?topicName=order-events")
+
+    assert (created[0], updated[0]) == (201, 200)
+    assert found["shippingCost"] == (found["totalAmount"] * 2 / 100).quantize(found["shippingCost"])
+    assert order_id in scan["orderIds"]
+    assert [e.version for e in await order_events(json_platform, order_id)] == [1, 2]
+
+
+async def test_json_values_are_plain_json_on_the_wire(http, json_platform, order_id):
+    await call(
+        http,
+        "POST",
+        f"{json_platform.cart.base_url}/create-order",
+        json={"orderId": order_id, "numItems": 1},
+    )
+    consumer = AIOKafkaConsumer(
+        "order-events",
+        bootstrap_servers=json_platform.bootstrap_servers,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=2000)
+    finally:
+        await consumer.stop()
+
+    (record,) = [r for rs in batches.values() for r in rs if r.key == order_id.encode()]
+    assert loads(record.value)["orderId"] == order_id
+    assert dict(record.headers)["content-type"] == b"application/json"
