@@ -43,5 +43,10 @@ kafka-topics: fetch
 kafka-console-consumer: fetch
 	$(KAFKA) tool console-consumer --topic $(or $(TOPIC),order-events) --from-beginning $(ARGS)
 
+## Benchmarks against baselines measured in the same run (~8 min on 2 cores); results in
+## bench/results/. E.g. make bench ARGS="--quick", ARGS="--only scan --keep".
+bench: fetch
+	$(BIN)/python -m bench $(ARGS)
+
 clean:
 	rm -rf .data

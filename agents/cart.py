@@ -8,6 +8,7 @@ waits for Kafka's acknowledgement, stores the new row and replies.
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import faust
@@ -102,6 +103,7 @@ def register_command_handler(
     orders_by_id: faust.Table,
     metrics: ServiceMetrics,
     content_type: bytes,
+    deliver_locally: Callable[[CommandReply], bool],
 ) -> faust.types.AgentT:
     async def publish(event: OrderEvent) -> RecordMetadata:
         """Publish ``event`` and return Kafka's acknowledgement, retrying until there is one.
@@ -163,6 +165,7 @@ def register_command_handler(
                     command.orderId,
                     decision.reply.outcome.value,
                 )
-            await topics.replies.send(key=command.commandId, value=decision.reply.to_wire())
+            if not deliver_locally(decision.reply):
+                await topics.replies.send(key=command.commandId, value=decision.reply.to_wire())
 
     return handle_order_commands

@@ -56,6 +56,7 @@ def create_app(settings: ServiceSettings, metrics: ServiceMetrics) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         producer_acks=-1,
+        producer_linger=settings.producer_linger_ms / 1000,
         producer_request_timeout=settings.request_timeout,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.consumer_session_timeout,
@@ -161,6 +162,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
         parts.orders_by_id,
         parts.metrics,
         parts.formats.events.content_type,
+        gateway.deliver_locally,
     )
     register_health_views(app, parts.readiness(replies=gateway.listening.is_set), parts.metrics)
     register_cart_views(app, gateway)

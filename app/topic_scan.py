@@ -6,6 +6,7 @@ up to the end offsets taken when the scan starts: records written during
 the scan are not waited for, so a busy topic cannot keep a request open.
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -68,7 +69,9 @@ async def scan_order_ids(
         order_ids: dict[str, None] = {}  # insertion-ordered set
         scanned = 0
         while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            # Bounded batches, and a yield after each: a long scan must not
+            # starve the service's other requests and its agents.
+            batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=2000)
             for tp, records in batches.items():
                 for record in records:
                     if record.offset >= end_offsets[tp]:
@@ -77,6 +80,7 @@ async def scan_order_ids(
                     order_id = await order_id_of(record, registry)
                     if order_id is not None:
                         order_ids.setdefault(order_id)
+            await asyncio.sleep(0)
             for tp in list(remaining):
                 if await consumer.position(tp) >= end_offsets[tp]:
                     remaining.discard(tp)

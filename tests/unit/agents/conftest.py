@@ -151,6 +151,7 @@ async def running_cart(events_sink: SinkWrapper | None = None) -> AsyncIterator[
         orders_by_id,
         metrics,
         b"application/json",
+        lambda reply: False,  # no request waits in this process: replies go to the topic
     )
     async with testing(agent) as tested:
         yield CartHarness(tested, declared, orders_by_id, metrics, aiter(events), aiter(replies))

@@ -1,0 +1,78 @@
+"""The preloaded orders the projection, restart and memory scenarios share.
+
+``sizes.orders`` orders with ``sizes.events_per_order`` events each (1: created;
+2: then confirmed; all creations first, as a day would spread them) on
+``order-events``: the order service's table then holds ``sizes.orders`` orders.
+Produced once per run, by the first scenario that calls :func:`ensure_events`.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+
+from app.settings import CartSettings
+from app.topics import ORDER_EVENTS, changelog_topic
+from bench.kafka_io import LagProbe, produce_all
+from bench.platform import Platform
+from bench.sizes import Sizes
+from bench.wire import Record, Templates, fill
+
+logger = logging.getLogger(__name__)
+
+CART_CHANGELOG = changelog_topic(CartSettings.model_fields["app_id"].default).name
+
+
+def order_ids(sizes: Sizes) -> list[str]:
+    return [f"bench-order-{n:07d}" for n in range(sizes.orders)]
+
+
+async def ensure_events(platform: Platform, sizes: Sizes) -> list[str]:
+    """The preloaded orderIds; their events are produced on the first call."""
+    ids = order_ids(sizes)
+    if "events" not in platform.shared:
+        templates = Templates()
+        versions = range(1, sizes.events_per_order + 1)
+        started = time.monotonic()
+        count = await produce_all(
+            platform.bootstrap_servers,
+            ORDER_EVENTS.name,
+            (templates.event(each, version) for version in versions for each in ids),
+        )
+        logger.info("preloaded %d events in %.1f s", count, time.monotonic() - started)
+        platform.shared["events"] = True
+    return ids
+
+
+async def ensure_cart_rows(platform: Platform, sizes: Sizes) -> list[str]:
+    """The same orders as rows of the cart's table, written to its changelog.
+
+    Creating them through HTTP would take longer than the whole run; a
+    changelog record is exactly what the cart writes when it stores a row,
+    and a restarted cart recovers its table from it.
+    """
+    ids = order_ids(sizes)
+    if "cart_rows" not in platform.shared:
+        row = Templates().cart_rows[sizes.events_per_order]
+        records: Iterator[Record] = ((each.encode(), fill(row, each), []) for each in ids)
+        await produce_all(platform.bootstrap_servers, CART_CHANGELOG, records)
+        platform.shared["cart_rows"] = True
+    return ids
+
+
+async def wait_caught_up(platform: Platform, timeout: float = 300) -> float:
+    """Wait until the order service's group has committed every record of ``order-events``.
+
+    Returns the monotonic time lag 0 was first seen (polled every 100 ms).
+    Faust commits every ``broker_commit_interval`` (2.8 s by default), so lag 0
+    shows up to that much after the last event was applied.
+    """
+    deadline = time.monotonic() + timeout
+    async with LagProbe(
+        platform.bootstrap_servers, platform.orders_app_id, ORDER_EVENTS.name
+    ) as lag:
+        while time.monotonic() < deadline:
+            if await lag.lag() == 0:
+                return time.monotonic()
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{platform.orders_app_id} still lags after {timeout:g} s")

@@ -1,0 +1,120 @@
+"""Topic scan: ``GET /getAllOrderIdsFromTopic`` over a topic of the bench's own.
+
+``sizes.scan_records`` order events of ``sizes.scan_ids`` distinct orders on
+a 6-partition topic.  The order service's RSS is sampled every 50 ms during
+the scan; growth is peak minus the RSS before it.  Meanwhile ``/health`` is
+asked back to back: its slowest answer is how long the scan keeps the
+service from doing anything else.  A 504 (the service's 60 s scan deadline)
+is reported as such, not retried.  Baseline: a raw aiokafka consumer reads
+the same topic and decodes every value.
+"""
+
+import asyncio
+import time
+
+import aiohttp
+
+from bench.kafka_io import produce_all, read_all
+from bench.loadgen import http_session
+from bench.platform import Platform
+from bench.procstat import PeakRss
+from bench.sizes import Sizes
+from bench.stats import Figure, Metrics, Target, column
+from bench.wire import Templates
+from models.codec import loads
+
+NAME = "scan"
+TOPIC = "bench-scan"
+
+
+async def _preload(platform: Platform, sizes: Sizes) -> None:
+    if platform.shared.get(TOPIC):
+        return
+    await platform.create_topic(TOPIC)
+    templates = Templates()
+    records = (
+        templates.event(f"scan-{n % sizes.scan_ids:07d}", 1 if n < sizes.scan_ids else 2)
+        for n in range(sizes.scan_records)
+    )
+    await produce_all(platform.bootstrap_servers, TOPIC, records)
+    platform.shared[TOPIC] = True
+
+
+async def _slowest_answer(http: aiohttp.ClientSession, url: str, done: asyncio.Event) -> float:
+    """Seconds of the slowest of back-to-back GETs of ``url`` until ``done``.
+
+    The scan runs in the order service's event loop: this shows how long it
+    keeps the service from answering anything else (and from applying events).
+    """
+    slowest = 0.0
+    while not done.is_set():
+        started = time.perf_counter()
+        async with http.get(url) as response:
+            await response.read()
+        slowest = max(slowest, time.perf_counter() - started)
+        await asyncio.sleep(0.05)
+    return slowest
+
+
+async def _scan(http: aiohttp.ClientSession, platform: Platform, sizes: Sizes) -> Metrics:
+    assert platform.orders.pid is not None
+    base_url = platform.orders.base_url
+    done = asyncio.Event()
+    async with PeakRss(platform.orders.pid) as rss:
+        probe = asyncio.create_task(_slowest_answer(http, f"{base_url}/health", done))
+        started = time.perf_counter()
+        url = f"{base_url}/getAllOrderIdsFromTopic?topicName={TOPIC}"
+        async with http.get(url, timeout=aiohttp.ClientTimeout(total=180)) as response:
+            body = await response.read()
+        elapsed = time.perf_counter() - started
+        done.set()
+        slowest = await probe
+    result = loads(body) if response.status == 200 else {}
+    return {
+        "status": response.status,
+        "rate": result["recordsScanned"] / elapsed if result else float("nan"),
+        "wrong": 0 if result.get("count") == sizes.scan_ids else 1,
+        "growth": rss.peak_mb - rss.start_mb,
+        "peak": rss.peak_mb,
+        "stall": slowest * 1000,
+    }
+
+
+async def run(platform: Platform, sizes: Sizes) -> list[Figure]:
+    await _preload(platform, sizes)
+    ours: list[Metrics] = []
+    base: list[Metrics] = []
+    async with http_session() as http:
+        for _ in range(sizes.reps):
+            records, seconds = await read_all(platform.bootstrap_servers, TOPIC, loads)
+            base.append({"rate": records / seconds})
+            ours.append(await _scan(http, platform, sizes))
+    statuses = [int(rep["status"]) for rep in ours]
+    label = f"{sizes.scan_records:,} records, {sizes.scan_ids:,} ids"
+    return [
+        Figure(
+            NAME,
+            f"{label}: rate",
+            "records/s",
+            column(ours, "rate"),
+            column(base, "rate"),
+            Target(">=", 0.5, relative=True),
+            note=f"HTTP statuses {statuses} (504: the service's 60 s deadline)",
+        ),
+        Figure(
+            NAME,
+            "order service RSS growth",
+            "MB",
+            column(ours, "growth"),
+            target=Target("<=", 150, worst=True),
+        ),
+        Figure(NAME, "order service RSS peak", "MB", column(ours, "peak")),
+        Figure(NAME, "slowest /health answer during the scan", "ms", column(ours, "stall")),
+        Figure(
+            NAME,
+            "scans failed or wrong count",
+            "count",
+            column(ours, "wrong"),
+            target=Target("<=", 0, worst=True),
+        ),
+    ]

@@ -1,0 +1,147 @@
+"""Create-order throughput at N concurrent clients, against the HTTP ceiling.
+
+The ceiling is a bare Faust app (``bench.ceiling_app``) with a no-op view,
+driven by the same load generator with the same requests.  Ours and the
+ceiling alternate within each repetition, so a change in the machine's
+background load hits both alike.
+"""
+
+import asyncio
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from app.launcher import ServiceProcess
+from bench.loadgen import closed_loop, create_body, http_session
+from bench.platform import Platform
+from bench.procstat import CpuMeter
+from bench.sizes import Sizes
+from bench.stats import Figure, Metrics, Target, column
+from local_kafka.probe import free_port
+
+NAME = "throughput"
+#: % of a core past which a single-process generator is the bottleneck itself.
+GENERATOR_BOUND = 85.0
+
+
+class CeilingProcess(ServiceProcess):
+    """The ceiling app, started, awaited and stopped by ServiceProcess's own code.
+
+    ServiceProcess only knows the two services by name; built as the cart,
+    then pointed at the ceiling module (the CART_ variables go unread).
+    """
+
+    def __init__(self, bootstrap_servers: str, workdir: Path) -> None:
+        port, data_dir = free_port(), workdir / "ceiling"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(
+            "cart",
+            bootstrap_servers=bootstrap_servers,
+            port=port,
+            data_dir=data_dir,
+            log_path=workdir / "ceiling.log",
+            extra_env={
+                "BENCH_CEILING_BROKER": bootstrap_servers,
+                "BENCH_CEILING_PORT": str(port),
+                "BENCH_CEILING_DATA_DIR": str(data_dir),
+            },
+        )
+        self.name, self.module = "ceiling", "bench.ceiling_app"
+
+
+async def _load(
+    url: str, sizes: Sizes, seconds: float, pids: dict[str, int], errors: Counter[str]
+) -> Metrics:
+    """One closed-loop run; its rate, latencies, errors and the CPU each process used."""
+    prefix = f"tp-{uuid.uuid4().hex[:8]}"
+    async with http_session(sizes.clients) as http:
+        with CpuMeter(pids) as cpu:
+            result = await closed_loop(
+                http,
+                url,
+                clients=sizes.clients,
+                seconds=seconds,
+                body=lambda n: create_body(f"{prefix}-{n}"),
+            )
+    errors.update(result.errors)
+    return {
+        "rate": result.rate,
+        "p50": result.p(50),
+        "p99": result.p(99),
+        "errors": sum(result.errors.values()),
+        **{f"cpu.{name}": percent for name, percent in cpu.percent.items()},
+    }
+
+
+def _generator_note(ceiling_runs: list[Metrics]) -> str:
+    """Whether the load generator, one process on one core, capped the ceiling."""
+    busiest = max(rep["cpu.loadgen"] for rep in ceiling_runs)
+    if busiest < GENERATOR_BOUND:
+        return "100 = one core busy; the generator had room to spare"
+    return (
+        f"100 = one core busy; at {busiest:.0f} the generator itself capped the ceiling "
+        "run, so the ceiling is a lower bound and the ratio above an upper bound"
+    )
+
+
+async def run(platform: Platform, sizes: Sizes) -> list[Figure]:
+    ceiling = CeilingProcess(platform.bootstrap_servers, platform.workdir)
+    ceiling.start()
+    try:
+        await asyncio.to_thread(ceiling.wait_ready)
+        targets = {
+            "ours": (f"{platform.cart.base_url}/create-order", platform.process_ids()),
+            "ceiling": (f"{ceiling.base_url}/create-order", {"cart": ceiling.pid or 0}),
+        }
+        for url, pids in targets.values():  # warm-up: connections, the broker's JIT
+            await _load(url, sizes, sizes.warmup_seconds, pids, Counter())
+        runs: dict[str, list[Metrics]] = {"ours": [], "ceiling": []}
+        errors: Counter[str] = Counter()
+        for _ in range(sizes.reps):
+            for name, (url, pids) in targets.items():
+                tally = errors if name == "ours" else Counter()
+                runs[name].append(await _load(url, sizes, sizes.throughput_seconds, pids, tally))
+    finally:
+        ceiling.stop()
+    ours, base = runs["ours"], runs["ceiling"]
+    label = f"create-order, {sizes.clients} clients × {sizes.throughput_seconds:g} s"
+    return [
+        Figure(
+            NAME,
+            f"{label}: rate",
+            "req/s",
+            column(ours, "rate"),
+            column(base, "rate"),
+            Target(">=", 0.3, relative=True),
+            note="baseline: POST to a no-op view of a bare Faust app (the same Faust worker "
+            "and aiohttp, no middleware, no Kafka), same requests, same load generator",
+        ),
+        Figure(NAME, "latency p50", "ms", column(ours, "p50"), column(base, "p50")),
+        Figure(NAME, "latency p99", "ms", column(ours, "p99"), column(base, "p99")),
+        Figure(
+            NAME,
+            "errors",
+            "count",
+            column(ours, "errors"),
+            column(base, "errors"),
+            Target("<=", 0, worst=True),
+            note="ours: " + (", ".join(f"{k} × {v}" for k, v in errors.items()) or "none"),
+        ),
+        Figure(
+            NAME,
+            "load generator CPU",
+            "% core",
+            column(ours, "cpu.loadgen"),
+            column(base, "cpu.loadgen"),
+            note=_generator_note(base),
+        ),
+        Figure(
+            NAME,
+            "cart CPU (baseline: ceiling app)",
+            "% core",
+            column(ours, "cpu.cart"),
+            column(base, "cpu.cart"),
+        ),
+        Figure(NAME, "orders CPU", "% core", column(ours, "cpu.orders")),
+        Figure(NAME, "kafka CPU", "% core", column(ours, "cpu.kafka")),
+    ]
