@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import signal
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from local_kafka.fetch import PACKAGE_DIR, ensure_libs, kafka_version
 from local_kafka.jvm import java_command
 from local_kafka.probe import fetch_cluster_info, free_port, port_in_use
-from local_kafka.process import ManagedProcess, ServiceError
+from local_kafka.process import LocalService, ManagedProcess, ServiceError
 from local_kafka.storage import format_once
 
 logger = logging.getLogger(__name__)
@@ -31,7 +28,7 @@ class BrokerError(ServiceError):
     """The broker could not start, or was used in a state that does not allow it."""
 
 
-class KafkaBroker:
+class KafkaBroker(LocalService):
     """A Kafka broker listening on ``127.0.0.1`` with all its state under ``data_dir``.
 
     Ports given as 0 are chosen once, here, and kept for the object's lifetime, so
@@ -107,39 +104,6 @@ class KafkaBroker:
             self.bootstrap_servers,
             self.data_dir,
         )
-
-    def stop(self, timeout: float = 30) -> None:
-        """Stop cleanly (SIGTERM), SIGKILL after ``timeout`` seconds; idempotent."""
-        self._process.stop(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL the broker, as in a crash (the next start recovers its logs)."""
-        self._process.kill()
-
-    def pause(self) -> None:
-        """SIGSTOP the broker: connections stay open, nothing is answered (a hang)."""
-        self._process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """SIGCONT a paused broker."""
-        self._process.send_signal(signal.SIGCONT)
-
-    def restart(self, timeout: float = 90) -> None:
-        """Stop (if running) and start again on the same ports with the same data."""
-        self.stop()
-        self.start(timeout)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _write_config(self) -> Path:
         """Render server.properties on every start, so port changes take effect."""

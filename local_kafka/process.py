@@ -14,7 +14,8 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from types import TracebackType
+from typing import IO, Self
 
 logger = logging.getLogger(__name__)
 
@@ -163,3 +164,50 @@ class ManagedProcess:
             self._output.close()
             self._output = None
         atexit.unregister(self.stop)
+
+
+class LocalService:
+    """The lifecycle both local JVM services share; subclasses define :meth:`start`.
+
+    They keep their :class:`ManagedProcess` in ``_process``.
+    """
+
+    _process: ManagedProcess
+    #: What :meth:`restart` waits for the service to be ready again.
+    START_TIMEOUT: float = 90
+
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop cleanly (SIGTERM), SIGKILL after ``timeout`` seconds; idempotent."""
+        self._process.stop(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL, as in a crash."""
+        self._process.kill()
+
+    def pause(self) -> None:
+        """SIGSTOP: connections are accepted, nothing is answered (a hang)."""
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused service."""
+        self._process.send_signal(signal.SIGCONT)
+
+    def restart(self) -> None:
+        """Stop (if running) and start again on the same ports with the same data."""
+        self.stop()
+        self.start(self.START_TIMEOUT)
+
+    def __enter__(self) -> Self:
+        self.start(self.START_TIMEOUT)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -5,17 +5,14 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import signal
 import time
 import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from local_kafka.apicurio import APICURIO_VERSION, ensure_registry, launcher_jar
 from local_kafka.jvm import java_executable
 from local_kafka.probe import free_port, port_in_use
-from local_kafka.process import ManagedProcess, ServiceError
+from local_kafka.process import LocalService, ManagedProcess, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +36,7 @@ class RegistryError(ServiceError):
     """The registry could not start, or was used in a state that does not allow it."""
 
 
-class SchemaRegistry:
+class SchemaRegistry(LocalService):
     """Apicurio Registry on ``127.0.0.1``; clients use the Confluent API at :attr:`url`.
 
     Storage: by default Apicurio's in-memory H2 database, so every schema is lost
@@ -64,6 +61,8 @@ class SchemaRegistry:
 
     Everything the JVM prints goes to ``data_dir/registry.log``.
     """
+
+    START_TIMEOUT = 120
 
     def __init__(
         self,
@@ -117,39 +116,6 @@ class SchemaRegistry:
             self.url,
             f"data in {self.data_dir / 'h2'}" if self.persistent else "in memory",
         )
-
-    def stop(self, timeout: float = 30) -> None:
-        """Stop cleanly (SIGTERM), SIGKILL after ``timeout`` seconds; idempotent."""
-        self._process.stop(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL the registry, as in a crash."""
-        self._process.kill()
-
-    def pause(self) -> None:
-        """SIGSTOP the registry: connections are accepted, nothing is answered (a hang)."""
-        self._process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """SIGCONT a paused registry."""
-        self._process.send_signal(signal.SIGCONT)
-
-    def restart(self, timeout: float = 120) -> None:
-        """Stop (if running) and start again on the same ports (in memory: empty again)."""
-        self.stop()
-        self.start(timeout)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _command(self, dist: Path) -> list[str]:
         # System properties outrank application.properties and environment variables.
