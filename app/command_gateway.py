@@ -3,7 +3,9 @@
 The agent that owns an order's partition may run in another worker, so the
 reply comes back through Kafka (``order-command-replies``).  Every cart
 worker reads all of that topic with a consumer outside any group, from the
-end at start-up, and hands each reply to the request waiting for it.
+end at start-up, and hands each reply to the request waiting for it.  When
+the agent runs in the worker that holds the request, it hands the reply
+over directly (``deliver_locally``).
 """
 
 import asyncio
@@ -11,6 +13,7 @@ import logging
 
 import faust
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from mode import Service
 
 from app.kafka_metadata import topic_partitions
@@ -70,9 +73,12 @@ class CommandGateway(Service):
             exchange.cancel()
             outage.cancel()
             self._pending.pop(command.commandId, None)
-        if exchange in done:
-            return exchange.result()
         reason = "a dependency became unreachable" if outage in done else "no answer"
+        if exchange in done:
+            try:
+                return exchange.result()
+            except KafkaError as exc:  # the send failed; it may still have been written
+                reason = f"Kafka failed the send ({exc!r:.100})"
         raise NotAcknowledged(
             f"{reason} while order {command.orderId} was being processed "
             f"(deadline {self.deadline:g} s); it may or may not have been applied"

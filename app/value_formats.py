@@ -21,6 +21,7 @@ import faust
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from mode import Service
 
+from app.reachability import DependencyUnavailable
 from app.schema_registry import SchemaRegistryClient, UnknownSchema
 from models import codec
 
@@ -82,7 +83,8 @@ class AvroFormat:
 
     def encode(self, data: Any) -> bytes:
         if self.schema_id is None:
-            raise RuntimeError(f"schema {self.subject} is not registered yet")
+            # The registry was down at start-up and still is: a 503, not a 500.
+            raise DependencyUnavailable(f"schema {self.subject} is not registered yet")
         out = io.BytesIO()
         out.write(HEADER.pack(0, self.schema_id))
         schemaless_writer(out, self.parsed, data)
