@@ -23,6 +23,7 @@ from typing import IO
 
 from app.topics import create_topics
 from local_kafka.broker import KafkaBroker
+from local_kafka.process import terminate
 from local_kafka.registry import SchemaRegistry
 
 logger = logging.getLogger(__name__)
@@ -107,15 +108,8 @@ class ServiceProcess:
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM (Faust stops cleanly: commit, flush), SIGKILL after ``timeout``."""
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                logger.warning("%s did not stop within %g s; killing it", self.name, timeout)
-                process.kill()
-                process.wait()
+        if self._process is not None:
+            terminate(self._process, self.name, timeout)
         self._close()
 
     def kill(self) -> None:

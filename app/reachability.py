@@ -10,7 +10,6 @@ them hang for a client library's timeouts; ``/ready`` reports it.
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka.client import AIOKafkaClient
@@ -37,7 +36,6 @@ class Reachability(Service):
         #: Set while the dependency does not answer, for requests waiting on it.
         self.unreachable = asyncio.Event()
         self.unreachable.set()
-        self.changed_at = time.monotonic()
         super().__init__(**kwargs)
 
     async def answers(self) -> bool:
@@ -54,7 +52,6 @@ class Reachability(Service):
             reachable = await self.answers()
             if reachable != self.reachable:
                 self.reachable = reachable
-                self.changed_at = time.monotonic()
                 if reachable:
                     self.unreachable.clear()
                     logger.info("%s is reachable", self.name)

@@ -66,6 +66,10 @@ class JsonFormat:
         return None
 
 
+#: JSON has no state: one instance serves every caller.
+JSON_FORMAT = JsonFormat()
+
+
 class AvroFormat:
     content_type = b"application/vnd.apache.avro+binary"
 
@@ -137,7 +141,7 @@ async def decode_any(payload: bytes, registry: SchemaRegistryClient | None) -> A
     """
     if registry is not None and payload[:1] == MAGIC:
         return read_avro(payload, await writer_schema(payload, registry))
-    return JsonFormat().decode_cached(payload)
+    return JSON_FORMAT.decode_cached(payload)
 
 
 class FormatCodec(faust.Codec):

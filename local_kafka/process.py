@@ -26,6 +26,21 @@ class ServiceError(RuntimeError):
     """A local service could not start, or was used in a state that does not allow it."""
 
 
+def terminate(process: subprocess.Popen[bytes], name: str, timeout: float) -> None:
+    """SIGTERM and wait; SIGKILL if ``process`` is still there after ``timeout`` s."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    # A paused (SIGSTOPped) process only acts on SIGTERM once it is continued.
+    process.send_signal(signal.SIGCONT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        logger.warning("%s did not stop within %g s; killing it", name, timeout)
+        process.kill()
+        process.wait()
+
+
 class ManagedProcess:
     """One child at a time, named ``name`` and reached at ``address`` in messages.
 
@@ -116,16 +131,7 @@ class ManagedProcess:
         process = self._process
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            # A paused (SIGSTOPped) process only acts on SIGTERM once it is continued.
-            process.send_signal(signal.SIGCONT)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                logger.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
-                process.kill()
-                process.wait()
+        terminate(process, self.name, timeout)
         logger.info("%s on %s stopped", self.name, self.address)
         self._forget_process()
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from models.money import ISO_4217_CURRENCIES, has_cents_precision
+from models.money import ISO_4217_CURRENCIES, has_cents_precision, to_money
 from models.order import MAX_ITEMS, MAX_QUANTITY
 from models.status import OrderStatus
 from models.wire import IDENTIFIER
@@ -28,7 +28,7 @@ def _exact_number(value: Any) -> Any:
 def _cents(value: Decimal) -> Decimal:
     if not has_cents_precision(value):
         raise ValueError("must have at most two decimal places")
-    return value.quantize(Decimal("0.01"))
+    return to_money(value)
 
 
 def _currency(value: str) -> str:

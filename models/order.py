@@ -45,6 +45,11 @@ class OrderItem(WireRecord):
         return cls(itemId=require_identifier(data, "itemId"), quantity=quantity, price=price)
 
 
+def items_total(items: list[OrderItem]) -> Decimal:
+    """What an order of these items costs: Σ price × quantity."""
+    return sum((item.line_total for item in items), Decimal("0.00"))
+
+
 class Order(WireRecord):
     orderId: str
     customerId: str
@@ -82,7 +87,7 @@ class Order(WireRecord):
             except InvalidRecord as exc:
                 raise InvalidRecord(f"items[{index}].{exc}") from None
         total = require_money(data, "totalAmount")
-        expected = sum((item.line_total for item in items), Decimal(0))
+        expected = items_total(items)
         if total != expected:
             raise InvalidRecord(f"totalAmount: {total} is not the sum of the items, {expected}")
         currency = require(data, "currency", str)

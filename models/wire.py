@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar
 import faust
 
 from models.codec import CODEC_NAME
-from models.money import has_cents_precision
+from models.money import has_cents_precision, to_money
 
 #: orderId, customerId and itemId: 1..64 chars of a URL- and log-safe alphabet.
 IDENTIFIER = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -75,7 +75,7 @@ def require_money(data: WireData, name: str) -> Decimal:
     amount = Decimal(value)
     if not has_cents_precision(amount):
         raise InvalidRecord(f"{name}: more than two decimal places: {value}")
-    return amount.quantize(Decimal("0.01"))
+    return to_money(amount)
 
 
 def require_enum(data: WireData, name: str, enum: type[E]) -> E:

@@ -11,7 +11,7 @@ from app.command_gateway import CommandGateway
 from models.api import CreateOrderRequest, OrderItemIn, UpdateOrderRequest
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
 from models.money import to_money
-from models.order import Order, OrderItem
+from models.order import Order, OrderItem, items_total
 from models.status import OrderStatus
 from models.wire import utc_now
 from web.http import ApiView, json_response, read_json
@@ -51,7 +51,7 @@ def order_from_request(request: CreateOrderRequest, rng: random.Random) -> Order
         customerId=request.customerId or f"CUST-{rng.randrange(100_000):05d}",
         orderDate=utc_now(),
         items=items,
-        totalAmount=sum((item.line_total for item in items), Decimal("0.00")),
+        totalAmount=items_total(items),
         currency=request.currency,
         status=OrderStatus.NEW,
     )

@@ -12,6 +12,7 @@ from app.reachability import DependencyUnavailable, Reachability
 from app.topic_scan import TopicScanner
 from models.api import TopicScanOut
 from models.state import ShippedOrder
+from models.wire import IDENTIFIER
 from web.health import Readiness
 from web.http import ApiView, json_response, query_param
 from web.problems import HttpProblem
@@ -21,7 +22,6 @@ logger = logging.getLogger(__name__)
 #: Kafka's own rule for topic names.
 TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 LOG_CHUNK = 200
-IDENTIFIER_PARAM = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def order_details(row: ShippedOrder) -> dict:
@@ -39,7 +39,7 @@ def register_order_views(
     class OrderDetailsView(ApiView):
         async def get(self, request: Request) -> Response:
             order_id = query_param(request, "orderId")
-            if not IDENTIFIER_PARAM.fullmatch(order_id):
+            if not IDENTIFIER.fullmatch(order_id):
                 raise HttpProblem(400, "orderId must be 1..64 chars of [A-Za-z0-9._:-]")
             if not readiness.tables_ready():
                 raise HttpProblem(503, "the order table is being recovered; try again shortly")
