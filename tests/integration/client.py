@@ -38,6 +38,14 @@ async def call(
         return response.status, (loads(body) if body else None), response.headers
 
 
+async def create_order(
+    http: aiohttp.ClientSession, platform: "Platform", order_id: str, num_items: int = 1
+) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+    """POST /create-order with ``num_items`` random items: status, body, headers."""
+    body = {"orderId": order_id, "numItems": num_items}
+    return await call(http, "POST", f"{platform.cart.base_url}/create-order", json=body)
+
+
 async def eventually(
     probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 20
 ) -> T:

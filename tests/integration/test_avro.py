@@ -11,7 +11,15 @@ from app.value_formats import HEADER, AvroFormat
 from models.avro import ORDER_COMMAND, ORDER_EVENT
 from models.codec import dumps
 from models.events import OrderEvent
-from tests.integration.client import call, event, event_format, eventually, order_events, produce
+from tests.integration.client import (
+    call,
+    create_order,
+    event,
+    event_format,
+    eventually,
+    order_events,
+    produce,
+)
 from tests.unit.factories import make_create_command, make_event, make_update_command
 
 EVENTS_SUBJECT = "order-events-value"
@@ -35,12 +43,7 @@ def with_optional_channel(schema: dict) -> dict:
 async def test_events_are_confluent_framed_avro_under_the_topic_subject(
     http, platform, registry, order_id
 ):
-    await call(
-        http,
-        "POST",
-        f"{platform.cart.base_url}/create-order",
-        json={"orderId": order_id, "numItems": 1},
-    )
+    await create_order(http, platform, order_id)
     consumer = AIOKafkaConsumer(
         "order-events", bootstrap_servers=platform.bootstrap_servers, auto_offset_reset="earliest"
     )
@@ -80,12 +83,7 @@ async def test_every_record_type_round_trips_through_the_registry(
 async def test_a_reader_on_a_newer_compatible_schema_reads_older_records(
     http, platform, registry, order_id
 ):
-    await call(
-        http,
-        "POST",
-        f"{platform.cart.base_url}/create-order",
-        json={"orderId": order_id, "numItems": 2},
-    )
+    await create_order(http, platform, order_id, num_items=2)
     newer = AvroFormat(EVENTS_SUBJECT, with_optional_channel(ORDER_EVENT), registry)
 
     await newer.prepare()  # accepted: BACKWARD-compatible
@@ -124,12 +122,7 @@ async def test_an_incompatible_schema_change_is_refused_by_the_registry(registry
 
 
 async def test_the_topic_scan_reads_avro_and_json_topics(http, platform, order_id):
-    await call(
-        http,
-        "POST",
-        f"{platform.cart.base_url}/create-order",
-        json={"orderId": order_id, "numItems": 1},
-    )
+    await create_order(http, platform, order_id)
     json_topic = f"json-{order_id}"
     await create_topics(platform.bootstrap_servers, 1, 1, [TopicSpec(json_topic, "JSON orders")])
     await produce(

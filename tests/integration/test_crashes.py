@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 
-from tests.integration.client import call, eventually
+from tests.integration.client import call, create_order, eventually
 from tests.integration.conftest import Platform, running_platform
 
 logger = logging.getLogger(__name__)
@@ -131,10 +131,5 @@ async def test_sigkill_in_a_burst_loses_no_acknowledged_change(
     assert set(acked.status) <= set(scan["orderIds"])
     assert len(scan["orderIds"]) == len(set(scan["orderIds"]))
     duplicate = next(iter(acked.status))
-    status, _, _ = await call(
-        http,
-        "POST",
-        f"{crashable.cart.base_url}/create-order",
-        json={"orderId": duplicate, "numItems": 1},
-    )
+    status, _, _ = await create_order(http, crashable, duplicate)
     assert status == 409

@@ -6,7 +6,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from models.codec import loads
-from tests.integration.client import call, eventually, order_events
+from tests.integration.client import call, create_order, eventually, order_events
 from tests.integration.conftest import Platform, running_platform
 
 
@@ -19,9 +19,7 @@ def json_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform
 async def test_the_pipeline_runs_on_json_values(http, json_platform, order_id):
     cart, orders = json_platform.cart.base_url, json_platform.orders.base_url
 
-    created = await call(
-        http, "POST", f"{cart}/create-order", json={"orderId": order_id, "numItems": 2}
-    )
+    created = await create_order(http, json_platform, order_id, num_items=2)
     updated = await call(
         http, "PUT", f"{cart}/update-order", json={"orderId": order_id, "status": "shipped"}
     )
@@ -38,12 +36,7 @@ async def test_the_pipeline_runs_on_json_values(http, json_platform, order_id):
 
 
 async def test_json_values_are_plain_json_on_the_wire(http, json_platform, order_id):
-    await call(
-        http,
-        "POST",
-        f"{json_platform.cart.base_url}/create-order",
-        json={"orderId": order_id, "numItems": 1},
-    )
+    await create_order(http, json_platform, order_id)
     consumer = AIOKafkaConsumer(
         "order-events",
         bootstrap_servers=json_platform.bootstrap_servers,

@@ -4,17 +4,12 @@ import re
 
 import pytest
 
-from tests.integration.client import call, eventually
+from tests.integration.client import call, create_order, eventually
 from tests.integration.conftest import Platform
 
 
 async def create(http, platform: Platform, order_id: str, num_items: int = 2) -> dict:
-    status, order, _ = await call(
-        http,
-        "POST",
-        f"{platform.cart.base_url}/create-order",
-        json={"orderId": order_id, "numItems": num_items},
-    )
+    status, order, _ = await create_order(http, platform, order_id, num_items)
     assert status == 201
     return order
 

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from tests.integration.client import call, eventually, order_events
+from tests.integration.client import call, create_order, eventually, order_events
 
 FORWARD = ["pending", "confirmed", "shipped", "delivered"]
 
@@ -10,7 +10,7 @@ FORWARD = ["pending", "confirmed", "shipped", "delivered"]
 async def test_concurrent_updates_of_one_order_yield_versions_one_to_n(http, platform, order_id):
     """Given one order, when many updates race, then its events are 1..n, no gap, no repeat."""
     cart = platform.cart.base_url
-    await call(http, "POST", f"{cart}/create-order", json={"orderId": order_id, "numItems": 2})
+    await create_order(http, platform, order_id, num_items=2)
 
     updates = [
         call(http, "PUT", f"{cart}/update-order", json={"orderId": order_id, "status": status})
@@ -37,13 +37,7 @@ async def test_concurrent_updates_of_one_order_yield_versions_one_to_n(http, pla
 async def test_two_hundred_concurrent_creates_are_all_visible(http, platform, order_id):
     ids = [f"{order_id}-{n:03d}" for n in range(200)]
     creates = [
-        call(
-            http,
-            "POST",
-            f"{platform.cart.base_url}/create-order",
-            json={"orderId": each, "numItems": 1 + n % 5},
-        )
-        for n, each in enumerate(ids)
+        create_order(http, platform, each, num_items=1 + n % 5) for n, each in enumerate(ids)
     ]
 
     statuses = [status for status, _, _ in await asyncio.gather(*creates)]

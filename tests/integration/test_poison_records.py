@@ -6,7 +6,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from models.codec import dumps
-from tests.integration.client import call, event, event_format, eventually, produce
+from tests.integration.client import call, create_order, event, event_format, eventually, produce
 
 
 async def dead_letters(bootstrap_servers: str) -> list:
@@ -59,12 +59,7 @@ async def test_a_record_that_cannot_be_used_goes_to_the_dlq_intact(http, platfor
     assert headers["dlq.error"] == "InvalidRecord"
     assert headers["dlq.reason"]
     # The projector went on: a real order behind it is applied.
-    status, _, _ = await call(
-        http,
-        "POST",
-        f"{platform.cart.base_url}/create-order",
-        json={"orderId": f"{order_id}-after", "numItems": 1},
-    )
+    status, _, _ = await create_order(http, platform, f"{order_id}-after")
     assert status == 201
     await eventually(
         lambda: call(

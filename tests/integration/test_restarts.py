@@ -3,20 +3,12 @@
 import asyncio
 import shutil
 
-from tests.integration.client import call, event, event_format, eventually, produce
+from tests.integration.client import call, create_order, event, event_format, eventually, produce
 
 
 async def create_orders(http, platform, ids: list[str]) -> None:
     results = await asyncio.gather(
-        *(
-            call(
-                http,
-                "POST",
-                f"{platform.cart.base_url}/create-order",
-                json={"orderId": each, "numItems": 2},
-            )
-            for each in ids
-        )
+        *(create_order(http, platform, each, num_items=2) for each in ids)
     )
     assert [status for status, _, _ in results] == [201] * len(ids)
 
@@ -61,12 +53,7 @@ async def test_cart_restart_still_rejects_a_duplicate_order_id(http, platform, o
 
     await asyncio.to_thread(platform.restart, platform.cart)
 
-    status, _, _ = await call(
-        http,
-        "POST",
-        f"{platform.cart.base_url}/create-order",
-        json={"orderId": order_id, "numItems": 1},
-    )
+    status, _, _ = await create_order(http, platform, order_id)
     assert status == 409
 
 
