@@ -5,8 +5,19 @@ the consumers that assign partitions themselves (reply listener, topic scan)
 ask the cluster here first.
 """
 
+import asyncio
+import logging
+import time
+
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
+
+logger = logging.getLogger(__name__)
+
+#: Between two attempts to reach a broker that is not up yet.
+RETRY_SECONDS = 1.0
 
 
 class UnknownTopic(LookupError):
@@ -27,3 +38,36 @@ async def topic_partitions(
     if description["error_code"] != 0 or not description["partitions"]:
         raise UnknownTopic(f"topic {topic} does not exist")
     return sorted(TopicPartition(topic, p["partition"]) for p in description["partitions"])
+
+
+async def wait_for_kafka(bootstrap_servers: str, timeout: float) -> None:
+    """Return once a broker answers a metadata request; raise after ``timeout`` s.
+
+    For start-up: a broker started at the same moment (``docker compose up``
+    or ``restart``) takes seconds to listen, and a process that gives up at
+    once only crash-loops until it does.
+    """
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)
+        try:
+            await client.bootstrap()
+            if attempt > 1:
+                logger.info("Kafka at %s answers (attempt %d)", bootstrap_servers, attempt)
+            return
+        except KafkaError as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            logger.warning(
+                "waiting for Kafka at %s (attempt %d, %.0f s left): %r",
+                bootstrap_servers,
+                attempt,
+                left,
+                exc,
+            )
+        finally:
+            await client.close()
+        await asyncio.sleep(RETRY_SECONDS)

@@ -1,13 +1,11 @@
 """Every topic of the platform: name, key, value, purpose and configuration.
 
 The one registry of topics.  The apps declare their Faust topics from it,
-and the topic-init step (``python -m app.topics``), ``make run`` and the
+and the topic-init step (``python -m app.topic_init``), ``make run`` and the
 tests create the topics from it.  Every key is the raw UTF-8 orderId (the
 replies are keyed by commandId), so each order's records share a partition.
 """
 
-import argparse
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +14,7 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from app.kafka_metadata import wait_for_kafka
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from app.value_formats import ValueFormats
 from models.codec import CODEC_NAME
@@ -132,8 +131,12 @@ async def create_topics(
     partitions: int,
     replication_factor: int,
     specs: Sequence[TopicSpec] = ALL_TOPICS,
+    startup_wait: float = 0.0,
 ) -> None:
-    """Create the topics that are missing; existing ones are left as they are."""
+    """Create the topics that are missing; existing ones are left as they are.
+
+    ``startup_wait``: seconds to wait for a broker that is not up yet.
+    """
     min_isr = str(min(2, replication_factor))
     new_topics = [
         NewTopic(
@@ -144,6 +147,7 @@ async def create_topics(
         )
         for spec in specs
     ]
+    await wait_for_kafka(bootstrap_servers, startup_wait)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
@@ -158,18 +162,3 @@ async def create_topics(
             logger.info("topic %s exists", name)
         else:
             raise for_code(error_code)(f"cannot create topic {name}")
-
-
-def main() -> None:
-    defaults = CartSettings()
-    parser = argparse.ArgumentParser(description="Create the platform's topics.")
-    parser.add_argument("--bootstrap-servers", default=defaults.kafka_bootstrap_servers)
-    parser.add_argument("--partitions", type=int, default=defaults.topic_partitions)
-    parser.add_argument("--replication-factor", type=int, default=defaults.topic_replication_factor)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(create_topics(args.bootstrap_servers, args.partitions, args.replication_factor))
-
-
-if __name__ == "__main__":
-    main()

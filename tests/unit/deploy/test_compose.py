@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from app import topics
+from app import topic_init, topics
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from tests.unit.deploy.deploy_files import (
     ROOT,
@@ -50,7 +50,7 @@ def has_healthcheck(services: Services, name: str) -> bool:
 
 def topic_init_args(services: Services) -> dict[str, str]:
     command = services["topic-init"]["command"]
-    assert command[:3] == ["python", "-m", "app.topics"], "topic-init must run python -m app.topics"
+    assert command[:3] == ["python", "-m", "app.topic_init"], "topic-init must run app.topic_init"
     return dict(zip(command[3::2], command[4::2], strict=True))
 
 
@@ -124,7 +124,7 @@ def test_topic_init_creates_the_topics_the_services_declare(
 def test_topic_init_command_runs_the_cli(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The compose command through app.topics' own CLI, against a fake admin client."""
+    """The compose command through app.topic_init's own CLI, against a fake admin client."""
     created: list[Any] = []
 
     class FakeAdmin:
@@ -141,9 +141,13 @@ def test_topic_init_command_runs_the_cli(
             created.extend(new_topics)
             return type("Response", (), {"topic_errors": [(t.name, 0) for t in new_topics]})
 
+    async def broker_is_up(bootstrap_servers: str, timeout: float) -> None:
+        pass
+
     monkeypatch.setattr(topics, "AIOKafkaAdminClient", FakeAdmin)
-    monkeypatch.setattr(sys, "argv", ["app.topics", *services["topic-init"]["command"][3:]])
-    topics.main()
+    monkeypatch.setattr(topics, "wait_for_kafka", broker_is_up)
+    monkeypatch.setattr(sys, "argv", ["app.topic_init", *services["topic-init"]["command"][3:]])
+    topic_init.main()
     rf = int(topic_init_args(services)["--replication-factor"])
     assert sorted(t.name for t in created) == sorted(spec.name for spec in topics.ALL_TOPICS)
     for topic in created:

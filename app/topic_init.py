@@ -1,0 +1,37 @@
+"""The topic-init step: ``python -m app.topic_init``, creates every topic (idempotent).
+
+Run once before the services (the compose file's ``topic-init`` job); it
+waits for a broker that is still starting instead of failing at once.
+"""
+
+import argparse
+import asyncio
+import logging
+
+from app.settings import CartSettings
+from app.topics import create_topics
+
+#: How long topic-init waits for the broker before it fails.
+STARTUP_WAIT_SECONDS = 120.0
+
+
+def main() -> None:
+    defaults = CartSettings()
+    parser = argparse.ArgumentParser(description="Create the platform's topics.")
+    parser.add_argument("--bootstrap-servers", default=defaults.kafka_bootstrap_servers)
+    parser.add_argument("--partitions", type=int, default=defaults.topic_partitions)
+    parser.add_argument("--replication-factor", type=int, default=defaults.topic_replication_factor)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(
+        create_topics(
+            args.bootstrap_servers,
+            args.partitions,
+            args.replication_factor,
+            startup_wait=STARTUP_WAIT_SECONDS,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
