@@ -21,7 +21,7 @@ fetch: $(INSTALLED)
 ## Kafka (KRaft) on 9092, the registry on 8081, the topics, cart on 8000, orders on
 ## 8001; Ctrl-C stops all.
 run: fetch
-	$(BIN)/python -m app.launcher
+	$(BIN)/python -m local_kafka.launcher
 
 ## The whole suite: unit tests, then integration tests against a real broker and registry.
 test: fetch

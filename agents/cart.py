@@ -15,8 +15,8 @@ import faust
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
-from app.metrics import ServiceMetrics
-from app.topics import OrderTopics
+from infra.metrics import ServiceMetrics
+from infra.topics import OrderTopics
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
 from models.events import EventType, OrderEvent, event_id_for
 from models.order import Order

@@ -19,10 +19,10 @@ from enum import StrEnum
 import faust
 from faust.types import Message
 
-from app.metrics import ServiceMetrics
-from app.schema_registry import RegistryError
-from app.topics import OrderTopics
-from app.value_formats import UndecodableValue, ValueFormat
+from infra.metrics import ServiceMetrics
+from infra.schema_registry import RegistryError
+from infra.topics import OrderTopics
+from infra.value_formats import UndecodableValue, ValueFormat
 from models.events import OrderEvent
 from models.money import shipping_cost
 from models.state import ShippedOrder

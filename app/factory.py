@@ -12,13 +12,13 @@ import faust
 
 from agents.cart import register_command_handler
 from agents.projector import register_projector
-from app.command_gateway import CommandGateway
-from app.metrics import ServiceMetrics
-from app.reachability import Dependencies, KafkaProbe, Reachability
-from app.schema_registry import SchemaRegistryClient
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
-from app.topic_scan import TopicScanner
-from app.topics import (
+from infra.command_gateway import CommandGateway
+from infra.metrics import ServiceMetrics
+from infra.reachability import Dependencies, KafkaProbe, Reachability
+from infra.schema_registry import SchemaRegistryClient
+from infra.topic_scan import TopicScanner
+from infra.topics import (
     COMMAND_REPLIES,
     ORDER_COMMANDS,
     ORDER_EVENTS,
@@ -26,7 +26,7 @@ from app.topics import (
     OrderTopics,
     declare_topics,
 )
-from app.value_formats import AvroFormat, JsonFormat, ValueFormats
+from infra.value_formats import AvroFormat, JsonFormat, ValueFormats
 from models import codec
 from models.avro import ORDER_COMMAND, ORDER_EVENT
 from models.state import CartOrder, ShippedOrder
@@ -134,7 +134,9 @@ def build_service(settings: ServiceSettings, row_type: type) -> ServiceParts:
     metrics.watch(app, dependencies)
     return ServiceParts(
         app=app,
-        topics=declare_topics(app, settings, formats),
+        topics=declare_topics(
+            app, settings.topic_partitions, settings.topic_replication_factor, formats
+        ),
         orders_by_id=orders_table(app, row_type, settings),
         kafka=kafka,
         dependencies=dependencies,

@@ -12,11 +12,11 @@ import time
 from collections.abc import Iterator
 
 from app.settings import CartSettings
-from app.topics import ORDER_EVENTS, changelog_topic
 from bench.kafka_io import LagProbe, produce_all
-from bench.platform import Platform
+from bench.run import BenchRun
 from bench.sizes import Sizes
 from bench.wire import Record, Templates, fill
+from infra.topics import ORDER_EVENTS, changelog_topic
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def order_ids(sizes: Sizes) -> list[str]:
     return [f"bench-order-{n:07d}" for n in range(sizes.orders)]
 
 
-async def ensure_events(platform: Platform, sizes: Sizes) -> list[str]:
+async def ensure_events(platform: BenchRun, sizes: Sizes) -> list[str]:
     """The preloaded orderIds; their events are produced on the first call."""
     ids = order_ids(sizes)
     if "events" not in platform.shared:
@@ -44,7 +44,7 @@ async def ensure_events(platform: Platform, sizes: Sizes) -> list[str]:
     return ids
 
 
-async def ensure_cart_rows(platform: Platform, sizes: Sizes) -> list[str]:
+async def ensure_cart_rows(platform: BenchRun, sizes: Sizes) -> list[str]:
     """The same orders as rows of the cart's table, written to its changelog.
 
     Creating them through HTTP would take longer than the whole run; a
@@ -60,7 +60,7 @@ async def ensure_cart_rows(platform: Platform, sizes: Sizes) -> list[str]:
     return ids
 
 
-async def wait_caught_up(platform: Platform, timeout: float = 300) -> float:
+async def wait_caught_up(platform: BenchRun, timeout: float = 300) -> float:
     """Wait until the order service's group has committed every record of ``order-events``.
 
     Returns the monotonic time lag 0 was first seen (polled every 100 ms).

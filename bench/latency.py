@@ -21,7 +21,7 @@ import aiohttp
 
 from bench.kafka_io import round_trips
 from bench.loadgen import LoadResult, create_body, http_session, open_loop, timed_post
-from bench.platform import Platform
+from bench.run import BenchRun
 from bench.sizes import Sizes
 from bench.stats import Figure, Metrics, Target, column, percentile
 from bench.wire import Templates
@@ -51,7 +51,7 @@ async def _visible_after(http: aiohttp.ClientSession, url: str) -> float | None:
     return None
 
 
-async def _ours(platform: Platform, sizes: Sizes) -> Metrics:
+async def _ours(platform: BenchRun, sizes: Sizes) -> Metrics:
     prefix = f"e2e-{uuid.uuid4().hex[:8]}"
     creates, visible, invisible = LoadResult(), [], 0
     create_url = f"{platform.cart.base_url}/create-order"
@@ -83,7 +83,7 @@ async def _ours(platform: Platform, sizes: Sizes) -> Metrics:
     }
 
 
-async def run(platform: Platform, sizes: Sizes) -> list[Figure]:
+async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
     await platform.create_topic(ROUND_TRIP_TOPIC)
     value = Templates().event("round-trip", 1)[1]  # the size of a real event
     ours: list[Metrics] = []

@@ -18,20 +18,20 @@ import random
 import time
 import uuid
 
-from app.topics import ORDER_EVENTS
 from bench.dataset import ensure_events, wait_caught_up
 from bench.kafka_io import read_all
 from bench.loadgen import count_found, http_session
-from bench.platform import Platform, wait_ready
+from bench.run import BenchRun, wait_ready
 from bench.sizes import Sizes
 from bench.stats import Figure, Target
+from infra.topics import ORDER_EVENTS
 from models.codec import loads
 
 NAME = "projection"
 SPOT_CHECK = 100
 
 
-async def run(platform: Platform, sizes: Sizes) -> list[Figure]:
+async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
     # The running order service would take the preloaded events in meanwhile.
     await asyncio.to_thread(platform.orders.stop)
     ids = await ensure_events(platform, sizes)

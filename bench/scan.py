@@ -16,8 +16,8 @@ import aiohttp
 
 from bench.kafka_io import produce_all, read_all
 from bench.loadgen import http_session
-from bench.platform import Platform
 from bench.procstat import PeakRss
+from bench.run import BenchRun
 from bench.sizes import Sizes
 from bench.stats import Figure, Metrics, Target, column
 from bench.wire import Templates
@@ -27,7 +27,7 @@ NAME = "scan"
 TOPIC = "bench-scan"
 
 
-async def _preload(platform: Platform, sizes: Sizes) -> None:
+async def _preload(platform: BenchRun, sizes: Sizes) -> None:
     if platform.shared.get(TOPIC):
         return
     await platform.create_topic(TOPIC)
@@ -56,7 +56,7 @@ async def _slowest_answer(http: aiohttp.ClientSession, url: str, done: asyncio.E
     return slowest
 
 
-async def _scan(http: aiohttp.ClientSession, platform: Platform, sizes: Sizes) -> Metrics:
+async def _scan(http: aiohttp.ClientSession, platform: BenchRun, sizes: Sizes) -> Metrics:
     assert platform.orders.pid is not None
     base_url = platform.orders.base_url
     done = asyncio.Event()
@@ -80,7 +80,7 @@ async def _scan(http: aiohttp.ClientSession, platform: Platform, sizes: Sizes) -
     }
 
 
-async def run(platform: Platform, sizes: Sizes) -> list[Figure]:
+async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
     await _preload(platform, sizes)
     ours: list[Metrics] = []
     base: list[Metrics] = []

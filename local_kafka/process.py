@@ -185,6 +185,11 @@ class LocalService:
     def start(self, timeout: float = START_TIMEOUT) -> None:
         raise NotImplementedError
 
+    @property
+    def pid(self) -> int | None:
+        """The JVM's process id while it runs."""
+        return self._process.pid if self._process.is_running else None
+
     def stop(self, timeout: float = 30) -> None:
         """Stop cleanly (SIGTERM), SIGKILL after ``timeout`` seconds; idempotent."""
         self._process.stop(timeout)

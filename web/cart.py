@@ -7,7 +7,7 @@ from decimal import Decimal
 import faust
 from faust.web import Request, Response
 
-from app.command_gateway import CommandGateway
+from infra.command_gateway import CommandGateway
 from models.api import CreateOrderRequest, OrderItemIn, UpdateOrderRequest
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
 from models.money import to_money

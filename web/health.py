@@ -6,8 +6,8 @@ import faust
 from faust.web import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.metrics import ServiceMetrics
-from app.reachability import Dependencies
+from infra.metrics import ServiceMetrics
+from infra.reachability import Dependencies
 from web.http import ApiView, json_response
 from web.problems import HttpProblem
 

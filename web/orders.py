@@ -8,8 +8,8 @@ import faust
 from faust.exceptions import SameNode
 from faust.web import Request, Response
 
-from app.reachability import DependencyUnavailable, Reachability
-from app.topic_scan import TopicScanner
+from infra.reachability import DependencyUnavailable, Reachability
+from infra.topic_scan import TopicScanner
 from models.api import TopicScanOut
 from models.state import ShippedOrder
 from models.wire import IDENTIFIER

@@ -15,10 +15,10 @@ from typing import Any
 from aiohttp import web
 from faust.web.exceptions import WebError
 
-from app.command_gateway import NotAcknowledged
-from app.kafka_metadata import UnknownTopic
-from app.reachability import DependencyUnavailable
-from app.schema_registry import RegistryError
+from infra.command_gateway import NotAcknowledged
+from infra.kafka_metadata import UnknownTopic
+from infra.reachability import DependencyUnavailable
+from infra.schema_registry import RegistryError
 from models.codec import dumps
 
 logger = logging.getLogger(__name__)

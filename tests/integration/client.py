@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from app.schema_registry import SchemaRegistryClient
-from app.topics import ORDER_EVENTS
-from app.value_formats import AvroFormat, JsonFormat, ValueFormat
+from infra.schema_registry import SchemaRegistryClient
+from infra.topics import ORDER_EVENTS
+from infra.value_formats import AvroFormat, JsonFormat, ValueFormat
 from models.avro import ORDER_EVENT
 from models.codec import dumps, loads
 from models.events import OrderEvent
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import Platform
+    from local_kafka.stack import LocalStack
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ async def call(
 
 
 async def create_order(
-    http: aiohttp.ClientSession, platform: "Platform", order_id: str, num_items: int = 1
+    http: aiohttp.ClientSession, platform: "LocalStack", order_id: str, num_items: int = 1
 ) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
     """POST /create-order with ``num_items`` random items: status, body, headers."""
     body = {"orderId": order_id, "numItems": num_items}
@@ -78,7 +78,7 @@ async def event_format(registry_url: str | None) -> AsyncIterator[ValueFormat]:
         await registry.stop()
 
 
-async def order_events(platform: "Platform", order_id: str) -> list[OrderEvent]:
+async def order_events(platform: "LocalStack", order_id: str) -> list[OrderEvent]:
     """Every event of one order on ``order-events``, in log order."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=platform.bootstrap_servers,

@@ -10,15 +10,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from local_kafka.stack import LocalStack
 from tests.integration.client import call, eventually
-from tests.integration.conftest import Platform, running_platform
 
 logger = logging.getLogger(__name__)
 
 
 @pytest.fixture(scope="module")
-def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with running_platform(tmp_path_factory.mktemp("fragile")) as platform:
+def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path_factory.mktemp("fragile")) as platform:
         yield platform
 
 

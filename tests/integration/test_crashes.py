@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 
+from local_kafka.stack import LocalStack
 from tests.integration.client import call, create_order, eventually
-from tests.integration.conftest import Platform, running_platform
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ class Acknowledged:
             self.status[order_id] = status
 
 
-async def burst(http: aiohttp.ClientSession, platform: Platform, prefix: str, acked: Acknowledged):
+async def burst(
+    http: aiohttp.ClientSession, platform: LocalStack, prefix: str, acked: Acknowledged
+):
     """Create ORDERS orders and move each forward a few times, CLIENTS at a time."""
     rng = random.Random(prefix)
     queue: asyncio.Queue[str] = asyncio.Queue()
@@ -69,7 +71,7 @@ async def burst(http: aiohttp.ClientSession, platform: Platform, prefix: str, ac
     await asyncio.gather(*(client() for _ in range(CLIENTS)))
 
 
-def crash_cases() -> list[tuple[str, Callable[[Platform], list]]]:
+def crash_cases() -> list[tuple[str, Callable[[LocalStack], list]]]:
     return [
         ("everything", lambda p: [p.broker, p.cart, p.orders]),
         ("order service", lambda p: [p.orders]),
@@ -78,8 +80,8 @@ def crash_cases() -> list[tuple[str, Callable[[Platform], list]]]:
 
 
 @pytest.fixture
-def crashable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with running_platform(tmp_path_factory.mktemp("crash")) as platform:
+def crashable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path_factory.mktemp("crash")) as platform:
         yield platform
 
 

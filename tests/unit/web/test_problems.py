@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from faust.web.exceptions import ServiceUnavailable
 
-from app.command_gateway import NotAcknowledged
-from app.kafka_metadata import UnknownTopic
-from app.reachability import DependencyUnavailable
+from infra.command_gateway import NotAcknowledged
+from infra.kafka_metadata import UnknownTopic
+from infra.reachability import DependencyUnavailable
 from models.api import UpdateOrderRequest
 from models.codec import loads
 from web.http import MAX_BODY_BYTES, ApiView, json_response, read_json

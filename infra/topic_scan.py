@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from app.kafka_metadata import topic_partitions
-from app.schema_registry import SchemaRegistryClient
-from app.value_formats import UndecodableValue, decode_any
+from infra.kafka_metadata import topic_partitions
+from infra.schema_registry import SchemaRegistryClient
+from infra.value_formats import UndecodableValue, decode_any
 
 logger = logging.getLogger(__name__)
 

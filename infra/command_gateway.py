@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from mode import Service
 
-from app.kafka_metadata import topic_partitions
-from app.reachability import Dependencies, DependencyUnavailable
+from infra.kafka_metadata import topic_partitions
+from infra.reachability import Dependencies, DependencyUnavailable
 from models.codec import loads
 from models.commands import CommandReply, OrderCommand
 

@@ -21,8 +21,8 @@ import faust
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from mode import Service
 
-from app.reachability import DependencyUnavailable
-from app.schema_registry import SchemaRegistryClient, UnknownSchema
+from infra.reachability import DependencyUnavailable
+from infra.schema_registry import SchemaRegistryClient, UnknownSchema
 from models import codec
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class AvroFormat:
         """Decode with the writer's schema, fetched from the registry if need be.
 
         Raises :class:`UndecodableValue` for bytes that are not such a value,
-        and lets :class:`~app.schema_registry.RegistryError` through: a
+        and lets :class:`~infra.schema_registry.RegistryError` through: a
         registry that does not answer says nothing about the record.
         """
         return read_avro(payload, await writer_schema(payload, self.registry), self.parsed)

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app.reachability import Dependencies
+from infra.reachability import Dependencies
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
