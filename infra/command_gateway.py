@@ -114,7 +114,7 @@ class CommandGateway(Service):
                 await self._start_consumer()
                 break
             except Exception as exc:
-                logger.warning("cannot listen for command replies yet: %r", exc)
+                logger.warning("cannot listen for command replies yet", extra={"error": repr(exc)})
                 await self.sleep(1.0)
         consumer = self._consumer
         assert consumer is not None
@@ -124,10 +124,13 @@ class CommandGateway(Service):
                 reply = CommandReply.from_wire(loads(record.value))
             except (ValueError, TypeError) as exc:  # one bad record must not end listening
                 logger.error(
-                    "unreadable reply partition=%d offset=%d: %r",
-                    record.partition,
-                    record.offset,
-                    exc,
+                    "unreadable reply",
+                    extra={
+                        "topic": record.topic,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                        "error": repr(exc),
+                    },
                 )
                 continue
             waiter = self._pending.get(reply.commandId)

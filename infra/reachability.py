@@ -43,7 +43,7 @@ class Reachability(Service):
             await asyncio.wait_for(self.probe(), self.timeout)
             return True
         except Exception as exc:  # any failure means "not answering"; logged on change
-            logger.debug("%s probe failed: %r", self.name, exc)
+            logger.debug("probe failed", extra={"dependency": self.name, "error": repr(exc)})
             return False
 
     @Service.task
@@ -54,10 +54,10 @@ class Reachability(Service):
                 self.reachable = reachable
                 if reachable:
                     self.unreachable.clear()
-                    logger.info("%s is reachable", self.name)
+                    logger.info("dependency reachable", extra={"dependency": self.name})
                 else:
                     self.unreachable.set()
-                    logger.warning("%s is NOT reachable", self.name)
+                    logger.warning("dependency NOT reachable", extra={"dependency": self.name})
             await self.sleep(self.interval)
 
 

@@ -83,7 +83,9 @@ class AvroFormat:
 
     async def prepare(self) -> None:
         self.schema_id = await self.registry.register(self.subject, self.schema, COMPATIBILITY)
-        logger.info("schema %s registered with id %d", self.subject, self.schema_id)
+        logger.info(
+            "schema registered", extra={"subject": self.subject, "schemaId": self.schema_id}
+        )
 
     def encode(self, data: Any) -> bytes:
         if self.schema_id is None:
@@ -179,5 +181,5 @@ class ValueFormats(Service):
                 self.prepared = True
                 return
             except Exception as exc:
-                logger.warning("cannot register the value schemas yet: %r", exc)
+                logger.warning("cannot register the value schemas yet", extra={"error": repr(exc)})
                 await self.sleep(1.0)
