@@ -182,7 +182,10 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
     readiness = parts.readiness()
     register_health_views(app, readiness, parts.metrics)
     scanner = TopicScanner(
-        settings.kafka_bootstrap_servers, parts.registry, parts.kafka, SCAN_TIMEOUT_SECONDS
+        settings.kafka_bootstrap_servers,
+        parts.registry,
+        Dependencies([parts.kafka]),
+        SCAN_TIMEOUT_SECONDS,
     )
     register_order_views(app, parts.orders_by_id, readiness, scanner)
     register_openapi_view(

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 from mode import Service
 
 from infra.kafka_metadata import topic_partitions
-from infra.reachability import Dependencies, DependencyUnavailable
+from infra.reachability import Dependencies, DependencyLost, DependencyUnavailable
 from models.codec import loads
 from models.commands import CommandReply, OrderCommand
 
@@ -63,22 +63,16 @@ class CommandGateway(Service):
         if not self.listening.is_set():
             raise DependencyUnavailable("not yet listening for replies; nothing was sent")
         reply = self._pending[command.commandId] = asyncio.get_running_loop().create_future()
-        exchange = asyncio.ensure_future(self._exchange(command, reply))
-        outage = asyncio.ensure_future(self.dependencies.wait_any_down())
         try:
-            done, _ = await asyncio.wait(
-                {exchange, outage}, timeout=self.deadline, return_when=asyncio.FIRST_COMPLETED
-            )
+            return await self.dependencies.within(self._exchange(command, reply), self.deadline)
+        except DependencyLost:
+            reason = "a dependency became unreachable"
+        except TimeoutError:
+            reason = "no answer"
+        except KafkaError as exc:  # the send failed; it may still have been written
+            reason = f"Kafka failed the send ({exc!r:.100})"
         finally:
-            exchange.cancel()
-            outage.cancel()
             self._pending.pop(command.commandId, None)
-        reason = "a dependency became unreachable" if outage in done else "no answer"
-        if exchange in done:
-            try:
-                return exchange.result()
-            except KafkaError as exc:  # the send failed; it may still have been written
-                reason = f"Kafka failed the send ({exc!r:.100})"
         raise NotAcknowledged(
             f"{reason} while order {command.orderId} was being processed "
             f"(deadline {self.deadline:g} s); it may or may not have been applied"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from infra.kafka_metadata import topic_partitions
-from infra.reachability import DependencyUnavailable, Reachability
+from infra.reachability import Dependencies, DependencyLost, DependencyUnavailable
 from infra.schema_registry import SchemaRegistryClient
 from infra.value_formats import UndecodableValue, decode_any
 
@@ -111,29 +111,21 @@ class TopicScanner:
 
     bootstrap_servers: str
     registry: SchemaRegistryClient | None
-    kafka: Reachability
+    #: Kafka's reachability.
+    kafka: Dependencies
     timeout: float
 
     async def scan(self, topic: str) -> TopicScan:
-        if not self.kafka.reachable:
-            raise DependencyUnavailable(f"Kafka is not reachable; {topic} was not scanned")
-        scanning = asyncio.ensure_future(
-            scan_order_ids(self.bootstrap_servers, topic, self.timeout, self.registry)
-        )
-        outage = asyncio.ensure_future(self.kafka.unreachable.wait())
+        self.kafka.require()
+        scanning = scan_order_ids(self.bootstrap_servers, topic, self.timeout, self.registry)
         try:
-            done, _ = await asyncio.wait(
-                {scanning, outage}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            scanning.cancel()
-            outage.cancel()
-        if scanning in done:
-            result = scanning.result()
-        elif outage in done:
-            raise DependencyUnavailable(f"Kafka became unreachable during the scan of {topic}")
-        else:
-            raise ScanTimeout(f"the scan of {topic} did not finish in {self.timeout:g} s")
+            result = await self.kafka.within(scanning, self.timeout)
+        except DependencyLost:
+            raise DependencyUnavailable(
+                f"Kafka became unreachable during the scan of {topic}"
+            ) from None
+        except TimeoutError:
+            raise ScanTimeout(f"the scan of {topic} did not finish in {self.timeout:g} s") from None
         await log_order_ids(result)
         return result
 

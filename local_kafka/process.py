@@ -172,7 +172,33 @@ class ManagedProcess:
         atexit.unregister(self.stop)
 
 
-class LocalService:
+class Lifecycle:
+    """``start`` and ``stop``; as a context manager, it also stops what a failed start left."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LocalService(Lifecycle):
     """The lifecycle both local JVM services share; subclasses define :meth:`start`.
 
     They keep their :class:`ManagedProcess` in ``_process``.
@@ -210,15 +236,3 @@ class LocalService:
         """Stop (if running) and start again on the same ports with the same data."""
         self.stop()
         self.start(self.START_TIMEOUT)
-
-    def __enter__(self) -> Self:
-        self.start(self.START_TIMEOUT)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

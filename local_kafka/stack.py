@@ -11,13 +11,13 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from app.settings import service_app_ids
 from infra.topics import create_topics, platform_topics
 from local_kafka.broker import KafkaBroker
 from local_kafka.probe import free_port
+from local_kafka.process import Lifecycle
 from local_kafka.registry import SchemaRegistry
 from local_kafka.services import ServiceProcess
 
@@ -28,7 +28,7 @@ PARTITIONS = 6
 SERVICES = {"cart": ("app.cart", "CART_"), "orders": ("app.orders", "ORDERS_")}
 
 
-class LocalStack:
+class LocalStack(Lifecycle):
     """Everything under ``workdir``; ports given as 0 are free ports, chosen here.
 
     ``value_format`` ``avro`` runs a registry (kept on disk with
@@ -118,19 +118,3 @@ class LocalStack:
         service.stop()
         service.start()
         service.wait_ready()
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
