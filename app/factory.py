@@ -31,6 +31,7 @@ from models import codec
 from models.avro import ORDER_COMMAND, ORDER_EVENT
 from models.state import CartOrder, ShippedOrder
 from web.cart import register_cart_views
+from web.docs import register_docs_view
 from web.health import Readiness, register_health_views
 from web.http import MAX_BODY_BYTES
 from web.openapi import cart_openapi, orders_openapi, register_openapi_view
@@ -169,6 +170,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
     register_health_views(app, parts.readiness(replies=gateway.listening.is_set), parts.metrics)
     register_cart_views(app, gateway)
     register_openapi_view(app, cart_openapi())
+    register_docs_view(app, "Cart service")
     return app
 
 
@@ -181,4 +183,5 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
     scanner = TopicScanner(settings.kafka_bootstrap_servers, parts.registry, SCAN_TIMEOUT_SECONDS)
     register_order_views(app, parts.orders_by_id, parts.kafka, readiness, scanner)
     register_openapi_view(app, orders_openapi())
+    register_docs_view(app, "Order service")
     return app
