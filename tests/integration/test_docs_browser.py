@@ -90,6 +90,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     service = Service(str(CHROMEDRIVER), log_output=str(workdir / "chromedriver.log"))
     driver = webdriver.Chrome(options=options, service=service)
     try:
+        driver.set_page_load_timeout(DEADLINE_SECONDS)
         yield driver
     finally:
         try:
@@ -106,8 +107,11 @@ def page(browser: WebDriver, tmp_path: Path) -> Iterator[WebDriver]:
     try:
         yield browser
     finally:
-        browser.save_screenshot(str(tmp_path / "page.png"))
-        logger.info("screenshot: %s", tmp_path / "page.png")
+        try:
+            browser.save_screenshot(str(tmp_path / "page.png"))
+            logger.info("screenshot: %s", tmp_path / "page.png")
+        except WebDriverException as exc:  # the test's own failure says more
+            logger.warning("no screenshot: %s", exc.msg)
 
 
 def wait_for(driver: WebDriver, probe: Callable[[WebDriver], T], accept: Callable[[T], bool]) -> T:
