@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA := $(BIN)/python -m local_kafka
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
 
-.PHONY: run test unit lint fetch bench kafka-topics kafka-console-consumer clean
+.PHONY: run test unit lint fetch browser bench kafka-topics kafka-console-consumer clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +25,20 @@ fetch: $(INSTALLED)
 run: fetch
 	$(BIN)/python -m local_kafka.launcher
 
-## The whole suite: unit tests, then integration tests against a real broker and registry.
-test: fetch
+## Debian's chromium and chromedriver, for the browser test of /docs: installed with
+## apt-get when missing and we are root, otherwise one line saying what to install.
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	else \
+		echo "make test needs $(CHROMIUM) and $(CHROMEDRIVER): install Debian's packages chromium and chromium-driver (as root: apt-get install chromium chromium-driver)" >&2; \
+		exit 1; \
+	fi
+
+## The whole suite: unit tests, then integration tests against a real broker and registry
+## (and the API docs page in headless chromium).
+test: fetch browser
 	$(BIN)/python -m pytest
 
 unit: $(INSTALLED)

@@ -6,6 +6,7 @@ the registry, tables, agents, clients with their owners, views.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 
@@ -31,6 +32,7 @@ from models import codec
 from models.avro import ORDER_COMMAND, ORDER_EVENT
 from models.state import CartOrder, ShippedOrder
 from web.cart import CART_OPERATIONS, register_cart_views
+from web.docs import register_docs_view
 from web.health import HEALTH_OPERATIONS, Readiness, register_health_views
 from web.http import MAX_BODY_BYTES
 from web.openapi import openapi_document, register_openapi_view
@@ -147,6 +149,12 @@ def build_service(settings: ServiceSettings, row_type: type) -> ServiceParts:
     )
 
 
+def register_api_documents(app: faust.App, document: dict[str, Any]) -> None:
+    """The OpenAPI document at /openapi.json and the interactive page over it at /docs."""
+    register_openapi_view(app, document)
+    register_docs_view(app, document["info"]["title"])
+
+
 def create_cart_app(settings: CartSettings) -> faust.App:
     parts = build_service(settings, CartOrder)
     app = parts.app
@@ -169,7 +177,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
     )
     register_health_views(app, parts.readiness(replies=gateway.listening.is_set), parts.metrics)
     register_cart_views(app, gateway)
-    register_openapi_view(
+    register_api_documents(
         app, openapi_document("Cart service", CART_OPERATIONS + HEALTH_OPERATIONS)
     )
     return app
@@ -188,7 +196,7 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
         SCAN_TIMEOUT_SECONDS,
     )
     register_order_views(app, parts.orders_by_id, readiness, scanner)
-    register_openapi_view(
+    register_api_documents(
         app, openapi_document("Order service", ORDER_OPERATIONS + HEALTH_OPERATIONS)
     )
     return app
