@@ -102,8 +102,9 @@ async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
             column(ours, "rate"),
             column(base, "rate"),
             Target(">=", 0.3, relative=True),
-            note="baseline: POST to a no-op view of a bare Faust app (the same Faust worker "
-            "and aiohttp, no middleware, no Kafka), same requests, same load generator",
+            note="baseline: POST to a no-op view of an app from the services' own factory (the "
+            "same Faust worker, options and middlewares; no validation, no Kafka), same "
+            "requests, same load generator",
         ),
         Figure(NAME, "latency p50", "ms", column(ours, "p50"), column(base, "p50")),
         Figure(NAME, "latency p99", "ms", column(ours, "p99"), column(base, "p99")),
