@@ -8,9 +8,13 @@ really answers, and quote the end of its log when it does not.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import logging
+import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +24,31 @@ from typing import IO, Self
 logger = logging.getLogger(__name__)
 
 _TAIL_LINES = 40
+_PR_SET_PDEATHSIG = 1
+# Looked up now, not in the child between fork and exec, where only the call is safe.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def ends_with_parent() -> Callable[[], None] | None:
+    """What ``Popen(preexec_fn=...)`` runs so the child gets SIGTERM when we die.
+
+    A launcher killed hard (a closed terminal, SIGKILL of its process group)
+    must not leave its JVMs and workers holding the ports and the data for
+    the next start; SIGTERM lets each shut down cleanly.  Linux only, and
+    only from the main thread: the kernel signals the child when the thread
+    that started it ends, and a worker thread may end long before we do.
+    """
+    if _prctl is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return _die_with_parent
+
+
+def _die_with_parent() -> None:
+    assert _prctl is not None
+    parent = os.getppid()
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the call: nobody would signal us
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class ServiceError(RuntimeError):
@@ -97,6 +126,7 @@ class ManagedProcess:
             stdout=self._output,
             stderr=self._output,
             start_new_session=True,
+            preexec_fn=ends_with_parent(),
         )
         # Safety net for code paths that never reach stop() (an exception in a test
         # session, a script that forgets): stop the child when the interpreter exits.

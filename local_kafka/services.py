@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from local_kafka.process import terminate
+from local_kafka.process import ends_with_parent, terminate
 
 
 class ServiceProcess:
@@ -71,11 +71,19 @@ class ServiceProcess:
         if self.log_path is not None:
             self._log = self.log_path.open("ab")
             self._process = subprocess.Popen(
-                command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+                command,
+                env=self.env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=ends_with_parent(),
             )
             return
         self._process = subprocess.Popen(
-            command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            command,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=ends_with_parent(),
         )
         output = self._process.stdout
         threading.Thread(target=self._relay_output, args=(output,), daemon=True).start()
