@@ -27,7 +27,7 @@ from infra.topics import (
     OrderTopics,
     declare_topics,
 )
-from infra.value_formats import AvroFormat, JsonFormat, ValueFormats
+from infra.value_formats import AvroFormat, JsonFormat, ValueFormats, value_subject
 from models import codec
 from models.avro import ORDER_COMMAND, ORDER_EVENT
 from models.state import CartOrder, ShippedOrder
@@ -116,8 +116,8 @@ def value_formats(settings: ServiceSettings, registry: SchemaRegistryClient | No
     if registry is None:
         return ValueFormats(commands=JsonFormat(), events=JsonFormat())
     return ValueFormats(
-        commands=AvroFormat(f"{ORDER_COMMANDS.name}-value", ORDER_COMMAND, registry),
-        events=AvroFormat(f"{ORDER_EVENTS.name}-value", ORDER_EVENT, registry),
+        commands=AvroFormat(value_subject(ORDER_COMMANDS.name), ORDER_COMMAND, registry),
+        events=AvroFormat(value_subject(ORDER_EVENTS.name), ORDER_EVENT, registry),
     )
 
 

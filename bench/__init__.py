@@ -1,8 +1,8 @@
 """Benchmarks of the order platform: ``python -m bench`` (``make bench``).
 
 Starts a fresh local broker and both services through the same
-:class:`~local_kafka.stack.LocalStack` as ``make run`` (JSON values, no
-registry: the preloaded records are JSON), then measures each scenario
+:class:`~local_kafka.stack.LocalStack` as ``make run`` (Avro values through
+the registry, as ``make run`` writes them), then measures each scenario
 against a baseline taken in the same run on the same machine, so that
 figures from a busy or slow machine still compare.
 

@@ -23,6 +23,7 @@ from bench.report import environment, table, write_json
 from bench.run import BenchRun, bench_run
 from bench.sizes import FULL, QUICK, Sizes
 from bench.stats import Figure
+from infra.topics import events_format
 
 Scenario = Callable[[BenchRun, Sizes], Awaitable[list[Figure]]]
 
@@ -52,11 +53,13 @@ def _terminate(signum: int, _frame: object) -> None:
 
 async def _scenarios(platform: BenchRun, sizes: Sizes, names: list[str]) -> list[Figure]:
     figures: list[Figure] = []
-    for name in names:
-        started = time.monotonic()
-        logger.info("scenario %s ...", name)
-        figures += await SCENARIOS[name](platform, sizes)
-        logger.info("scenario %s done in %.0f s", name, time.monotonic() - started)
+    async with events_format(platform.stack.registry_url) as events:
+        platform.events = events
+        for name in names:
+            started = time.monotonic()
+            logger.info("scenario %s ...", name)
+            figures += await SCENARIOS[name](platform, sizes)
+            logger.info("scenario %s done in %.0f s", name, time.monotonic() - started)
     return figures
 
 

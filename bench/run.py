@@ -3,8 +3,8 @@
 
 Differences from ``make run``: a temporary folder and free ports, each service
 logging to a file instead of through a relay (the bench process should not
-spend CPU copying log lines), and JSON values without a registry: the
-preloaded records are JSON.
+spend CPU copying log lines), and the registry in memory.  Values are Avro
+through the registry, as ``make run`` writes them.
 """
 
 import asyncio
@@ -18,6 +18,7 @@ import aiohttp
 
 from app.settings import OrdersSettings
 from infra.topics import TopicSpec, changelog_topic, create_topics
+from infra.value_formats import JSON_FORMAT, ValueFormat
 from local_kafka.services import ServiceProcess
 from local_kafka.stack import PARTITIONS, LocalStack
 
@@ -31,6 +32,9 @@ class BenchRun:
     orders_app_id: str = ORDERS_APP_ID
     #: What scenarios leave for later ones (e.g. the preloaded orders).
     shared: dict[str, object] = field(default_factory=dict)
+    #: The value format of ``order-events`` as the services write it (set once
+    #: the event loop runs: it is registered with the registry).
+    events: ValueFormat = JSON_FORMAT
 
     @property
     def workdir(self) -> Path:
@@ -91,7 +95,7 @@ async def wait_ready(
 @contextlib.contextmanager
 def bench_run(workdir: Path) -> Iterator[BenchRun]:
     """The stack up and ready; everything stopped on the way out, also what scenarios replaced."""
-    with LocalStack(workdir, value_format="json") as stack:
+    with LocalStack(workdir) as stack:
         first = stack.services
         try:
             yield BenchRun(stack)

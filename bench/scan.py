@@ -20,7 +20,7 @@ from bench.procstat import PeakRss
 from bench.run import BenchRun
 from bench.sizes import Sizes
 from bench.stats import Figure, Metrics, Target, column
-from bench.wire import Templates
+from bench.wire import Templates, bench_order_id
 from models.codec import loads
 
 NAME = "scan"
@@ -31,9 +31,9 @@ async def _preload(platform: BenchRun, sizes: Sizes) -> None:
     if platform.shared.get(TOPIC):
         return
     await platform.create_topic(TOPIC)
-    templates = Templates()
+    templates = Templates(platform.events)
     records = (
-        templates.event(f"scan-{n % sizes.scan_ids:07d}", 1 if n < sizes.scan_ids else 2)
+        templates.event(bench_order_id("scan", n % sizes.scan_ids), 1 if n < sizes.scan_ids else 2)
         for n in range(sizes.scan_records)
     )
     await produce_all(platform.bootstrap_servers, TOPIC, records)
@@ -86,7 +86,9 @@ async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
     base: list[Metrics] = []
     async with http_session() as http:
         for _ in range(sizes.reps):
-            records, seconds = await read_all(platform.bootstrap_servers, TOPIC, loads)
+            records, seconds = await read_all(
+                platform.bootstrap_servers, TOPIC, platform.events.decode_cached
+            )
             base.append({"rate": records / seconds})
             ours.append(await _scan(http, platform, sizes))
     statuses = [int(rep["status"]) for rep in ours]

@@ -6,8 +6,9 @@ tests create the topics from it.  Every key is the raw UTF-8 orderId (the
 replies are keyed by commandId), so each order's records share a partition.
 """
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import faust
@@ -15,7 +16,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from infra.kafka_metadata import wait_for_kafka
-from infra.value_formats import ValueFormats
+from infra.schema_registry import SchemaRegistryClient
+from infra.value_formats import JSON_FORMAT, AvroFormat, ValueFormat, ValueFormats, value_subject
+from models.avro import ORDER_EVENT
 from models.codec import CODEC_NAME
 from models.commands import CommandReply, OrderCommand
 from models.events import OrderEvent
@@ -145,3 +148,20 @@ async def create_topics(
             logger.info("topic exists", extra={"topic": name})
         else:
             raise for_code(error_code)(f"cannot create topic {name}")
+
+
+@contextlib.asynccontextmanager
+async def events_format(registry_url: str | None) -> AsyncIterator[ValueFormat]:
+    """The value format of ``order-events`` as the services write it, for a client of
+    the platform (tests, benchmarks): Avro through ``registry_url``, JSON without one."""
+    if registry_url is None:
+        yield JSON_FORMAT
+        return
+    registry = SchemaRegistryClient(registry_url)
+    await registry.start()
+    try:
+        avro = AvroFormat(value_subject(ORDER_EVENTS.name), ORDER_EVENT, registry)
+        await avro.prepare()  # the services' schema: registering it again gives its id
+        yield avro
+    finally:
+        await registry.stop()

@@ -113,6 +113,11 @@ class AvroFormat:
         return read_avro(payload, await writer_schema(payload, self.registry), self.parsed)
 
 
+def value_subject(topic: str) -> str:
+    """The registry subject of a topic's values (the topic name strategy)."""
+    return f"{topic}-value"
+
+
 def schema_id_of(payload: bytes) -> int:
     if len(payload) < HEADER.size or payload[:1] != MAGIC:
         raise UndecodableValue("not in the Confluent wire format (magic byte 0)")

@@ -6,7 +6,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from infra.schema_registry import IncompatibleSchema, SchemaRegistryClient
-from infra.topics import TopicSpec, create_topics
+from infra.topics import TopicSpec, create_topics, events_format
 from infra.value_formats import HEADER, AvroFormat
 from models.avro import ORDER_COMMAND, ORDER_EVENT
 from models.codec import dumps
@@ -15,7 +15,6 @@ from tests.integration.client import (
     call,
     create_order,
     event,
-    event_format,
     eventually,
     order_events,
     produce,
@@ -89,7 +88,7 @@ async def test_a_reader_on_a_newer_compatible_schema_reads_older_records(
     await newer.prepare()  # accepted: BACKWARD-compatible
 
     (written,) = await order_events(platform, order_id)
-    async with event_format(platform.registry_url) as current:
+    async with events_format(platform.registry_url) as current:
         old_bytes = current.encode(written.to_wire())  # as the cart wrote it
     decoded = await newer.decode(old_bytes)
     assert decoded["channel"] is None
