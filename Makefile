@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA := $(BIN)/python -m local_kafka
+#: make run WORKERS=2: workers of each service (cart on 8000, 8002 …; orders on 8001, 8003 …).
+WORKERS ?= 1
 CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
 
@@ -23,7 +25,7 @@ fetch: $(INSTALLED)
 ## Kafka (KRaft) on 9092, the registry on 8081, the topics, cart on 8000, orders on
 ## 8001; Ctrl-C stops all.
 run: fetch
-	$(BIN)/python -m local_kafka.launcher
+	$(BIN)/python -m local_kafka.launcher --workers $(WORKERS)
 
 ## Debian's chromium and chromedriver, for the browser test of /docs: installed with
 ## apt-get when missing and we are root, otherwise one line saying what to install.

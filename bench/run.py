@@ -68,7 +68,9 @@ class BenchRun:
         """
         await create_topics(self.bootstrap_servers, PARTITIONS, 1, [changelog_topic(app_id)])
         await asyncio.to_thread(self.orders.stop)
-        self.stack.orders = self.stack.service("orders", extra_env={"ORDERS_APP_ID": app_id})
+        self.stack.order_workers[0] = self.stack.service(
+            "orders", extra_env={"ORDERS_APP_ID": app_id}
+        )
         self.orders_app_id = app_id
         return self.orders
 

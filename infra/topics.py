@@ -143,9 +143,9 @@ async def create_topics(
     # The broker answers per topic; the first two fields are name and error code.
     for name, error_code, *_ in response.topic_errors:
         if error_code == 0:
-            logger.info("topic created", extra={"topic": name})
+            logger.info("topic %s created", name, extra={"topic": name})
         elif error_code == TopicAlreadyExistsError.errno:
-            logger.info("topic exists", extra={"topic": name})
+            logger.info("topic %s exists", name, extra={"topic": name})
         else:
             raise for_code(error_code)(f"cannot create topic {name}")
 

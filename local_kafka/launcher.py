@@ -1,7 +1,8 @@
 """``make run``: the local platform in the foreground until Ctrl-C.
 
-Kafka on 9092, the registry on 8081, cart on 8000, orders on 8001, all data
-under ``.data`` (kept across runs); each service's log lines prefixed with
+Kafka on 9092, the registry on 8081, cart on 8000, orders on 8001 (with
+``--workers N``, worker *i* of each on 8000 + 2i and 8001 + 2i), all data
+under ``.data`` (kept across runs); each worker's log lines prefixed with
 its name.  Ctrl-C or SIGTERM stops the services first, then Kafka.
 """
 
@@ -23,8 +24,8 @@ def run(stack: LocalStack) -> None:
     with stack:
         logger.info(
             "ready: cart %s, orders %s, Kafka %s, schema registry %s (Ctrl-C stops)",
-            stack.cart.base_url,
-            stack.orders.base_url,
+            " ".join(worker.base_url for worker in stack.cart_workers),
+            " ".join(worker.base_url for worker in stack.order_workers),
             stack.bootstrap_servers,
             stack.registry_url,
         )
@@ -39,6 +40,12 @@ def main() -> None:
     parser.add_argument("--registry-port", type=int, default=8081)
     parser.add_argument("--cart-port", type=int, default=8000)
     parser.add_argument("--orders-port", type=int, default=8001)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="workers of each service; worker i on --cart-port + 2i and --orders-port + 2i",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="[launcher] %(message)s")
     run(
@@ -48,6 +55,7 @@ def main() -> None:
             registry_port=args.registry_port,
             cart_port=args.cart_port,
             orders_port=args.orders_port,
+            workers=args.workers,
             # Schema ids in the topics must stay resolvable across runs.
             persistent_registry=True,
             relay_logs=True,

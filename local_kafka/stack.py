@@ -33,8 +33,13 @@ class LocalStack(Lifecycle):
 
     ``value_format`` ``avro`` runs a registry (kept on disk with
     ``persistent_registry``, so schema ids in the topics resolve across
-    runs); ``json`` runs none.  Each service logs to ``<workdir>/<name>.log``,
-    or with ``relay_logs`` to our output, prefixed with its name.
+    runs); ``json`` runs none.  ``workers`` of each service share its app id
+    (its consumer group), each on its own web port (with fixed ports, worker
+    *i* of the cart is on ``cart_port + 2i`` and of the orders on
+    ``orders_port + 2i``) and with its own state under
+    ``<workdir>/state/worker-<i>`` (the first: ``<workdir>/state``).  Each
+    worker logs to ``<workdir>/<name>.log``, or with ``relay_logs`` to our
+    output, prefixed with its name.
     """
 
     def __init__(
@@ -46,6 +51,7 @@ class LocalStack(Lifecycle):
         registry_port: int = 0,
         cart_port: int = 0,
         orders_port: int = 0,
+        workers: int = 1,
         persistent_registry: bool = False,
         relay_logs: bool = False,
         service_env: Mapping[str, str] | None = None,
@@ -61,8 +67,23 @@ class LocalStack(Lifecycle):
         )
         self.relay_logs = relay_logs
         self.service_env = dict(service_env or {})
-        self.cart = self.service("cart", cart_port)
-        self.orders = self.service("orders", orders_port)
+        self.cart_workers = [
+            self.service("cart", cart_port and cart_port + 2 * i, worker=i) for i in range(workers)
+        ]
+        self.order_workers = [
+            self.service("orders", orders_port and orders_port + 2 * i, worker=i)
+            for i in range(workers)
+        ]
+
+    @property
+    def cart(self) -> ServiceProcess:
+        """The first cart worker (any of them answers any request)."""
+        return self.cart_workers[0]
+
+    @property
+    def orders(self) -> ServiceProcess:
+        """The first order-service worker."""
+        return self.order_workers[0]
 
     @property
     def bootstrap_servers(self) -> str:
@@ -73,21 +94,27 @@ class LocalStack(Lifecycle):
         return self.registry.url if self.registry else None
 
     @property
-    def services(self) -> tuple[ServiceProcess, ServiceProcess]:
-        return self.cart, self.orders
+    def services(self) -> list[ServiceProcess]:
+        return [*self.cart_workers, *self.order_workers]
 
     def service(
-        self, name: str, port: int = 0, extra_env: Mapping[str, str] | None = None
+        self,
+        kind: str,
+        port: int = 0,
+        extra_env: Mapping[str, str] | None = None,
+        worker: int = 0,
     ) -> ServiceProcess:
-        """A (not started) worker of service ``name`` on this stack's Kafka and registry."""
-        module, env_prefix = SERVICES[name]
+        """A (not started) worker of service ``kind`` on this stack's Kafka and registry."""
+        module, env_prefix = SERVICES[kind]
+        name = f"{kind}-{worker}" if worker else kind
+        state = self.workdir / "state"
         return ServiceProcess(
             name,
             module,
             env_prefix,
             bootstrap_servers=self.bootstrap_servers,
             port=port or free_port(),
-            data_dir=self.workdir / "state",
+            data_dir=state / f"worker-{worker}" if worker else state,
             log_path=None if self.relay_logs else self.workdir / f"{name}.log",
             schema_registry_url=self.registry_url,
             extra_env={**self.service_env, **(extra_env or {})},
