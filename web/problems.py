@@ -165,16 +165,15 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     except Exception as exc:
         problem = _as_problem(request, exc)
+        # A 503 from /ready is an answer (pollers ask it every moment), not a failure.
+        quiet = problem.status < 500 or isinstance(exc, NotReady)
+    fields = {"method": request.method, "route": request.path, "status": problem.status}
+    if "orderId" in request.query:
+        fields["orderId"] = request.query["orderId"]
     logger.log(
-        logging.INFO if problem.status < 500 else logging.WARNING,
+        logging.INFO if quiet else logging.WARNING,
         "request rejected",
-        extra={
-            "method": request.method,
-            "route": request.path,
-            "status": problem.status,
-            "orderId": request.query.get("orderId"),
-            "reason": problem.detail,
-        },
+        extra={**fields, "reason": problem.detail},
     )
     return problem_response(problem)
 
