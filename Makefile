@@ -6,6 +6,8 @@ INSTALLED := $(VENV)/.installed
 KAFKA := $(BIN)/python -m local_kafka
 #: make run WORKERS=2: workers of each service (cart on 8000, 8002 …; orders on 8001, 8003 …).
 WORKERS ?= 1
+#: make run BROKERS=3: a three-node KRaft cluster on 9092, 9094, 9096 (controllers on the next ports).
+BROKERS ?= 1
 CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
 
@@ -25,7 +27,7 @@ fetch: $(INSTALLED)
 ## Kafka (KRaft) on 9092, the registry on 8081, the topics, cart on 8000, orders on
 ## 8001; Ctrl-C stops all.
 run: fetch
-	$(BIN)/python -m local_kafka.launcher --workers $(WORKERS)
+	$(BIN)/python -m local_kafka.launcher --workers $(WORKERS) --brokers $(BROKERS)
 
 ## Debian's chromium and chromedriver, for the browser test of /docs: installed with
 ## apt-get when missing and we are root, otherwise one line saying what to install.

@@ -1,6 +1,7 @@
 """``make run``: the local platform in the foreground until Ctrl-C.
 
-Kafka on 9092, the registry on 8081, cart on 8000, orders on 8001 (with
+Kafka on 9092 (with ``--brokers 3``, a three-node KRaft cluster on 9092, 9094
+and 9096), the registry on 8081, cart on 8000, orders on 8001 (with
 ``--workers N``, worker *i* of each on 8000 + 2i and 8001 + 2i), all data
 under ``.data`` (kept across runs); each worker's log lines prefixed with
 its name.  Ctrl-C or SIGTERM stops the services first, then Kafka.
@@ -41,6 +42,12 @@ def main() -> None:
     parser.add_argument("--cart-port", type=int, default=8000)
     parser.add_argument("--orders-port", type=int, default=8001)
     parser.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        help="Kafka nodes (KRaft, each broker and controller); node i on --kafka-port + 2(i-1)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -56,6 +63,7 @@ def main() -> None:
             cart_port=args.cart_port,
             orders_port=args.orders_port,
             workers=args.workers,
+            brokers=args.brokers,
             # Schema ids in the topics must stay resolvable across runs.
             persistent_registry=True,
             relay_logs=True,

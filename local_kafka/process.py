@@ -55,13 +55,19 @@ class ServiceError(RuntimeError):
     """A local service could not start, or was used in a state that does not allow it."""
 
 
+def ask_to_stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, without waiting."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        # A paused (SIGSTOPped) process only acts on SIGTERM once it is continued.
+        process.send_signal(signal.SIGCONT)
+
+
 def terminate(process: subprocess.Popen[bytes], name: str, timeout: float) -> None:
     """SIGTERM and wait; SIGKILL if ``process`` is still there after ``timeout`` s."""
     if process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM)
-    # A paused (SIGSTOPped) process only acts on SIGTERM once it is continued.
-    process.send_signal(signal.SIGCONT)
+    ask_to_stop(process)
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -165,6 +171,10 @@ class ManagedProcess:
         logger.info("%s on %s stopped", self.name, self.address)
         self._forget_process()
 
+    def ask_to_stop(self) -> None:
+        if self._process is not None:
+            ask_to_stop(self._process)
+
     def kill(self) -> None:
         """SIGKILL the child, as in a crash."""
         process = self._process
@@ -249,6 +259,10 @@ class LocalService(Lifecycle):
     def stop(self, timeout: float = 30) -> None:
         """Stop cleanly (SIGTERM), SIGKILL after ``timeout`` seconds; idempotent."""
         self._process.stop(timeout)
+
+    def ask_to_stop(self) -> None:
+        """SIGTERM, without waiting (:meth:`stop` waits)."""
+        self._process.ask_to_stop()
 
     def kill(self) -> None:
         """SIGKILL, as in a crash."""

@@ -16,6 +16,7 @@ from typing import Literal
 from app.settings import service_app_ids
 from infra.topics import create_topics, platform_topics
 from local_kafka.broker import KafkaBroker
+from local_kafka.cluster import KafkaCluster, replication_of
 from local_kafka.probe import free_port
 from local_kafka.process import Lifecycle
 from local_kafka.registry import SchemaRegistry
@@ -31,6 +32,9 @@ SERVICES = {"cart": ("app.cart", "CART_"), "orders": ("app.orders", "ORDERS_")}
 class LocalStack(Lifecycle):
     """Everything under ``workdir``; ports given as 0 are free ports, chosen here.
 
+    ``brokers`` above 1 runs a local KRaft cluster (:class:`KafkaCluster`; with a
+    fixed ``kafka_port``, node *i* on ``kafka_port + 2(i - 1)``), its topics
+    replicated on up to 3 nodes with ``min.insync.replicas`` 2.
     ``value_format`` ``avro`` runs a registry (kept on disk with
     ``persistent_registry``, so schema ids in the topics resolve across
     runs); ``json`` runs none.  ``workers`` of each service share its app id
@@ -52,14 +56,22 @@ class LocalStack(Lifecycle):
         cart_port: int = 0,
         orders_port: int = 0,
         workers: int = 1,
+        brokers: int = 1,
         persistent_registry: bool = False,
         relay_logs: bool = False,
         service_env: Mapping[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
-        self.broker = KafkaBroker(
-            workdir / "kafka", port=kafka_port, controller_port=kafka_port + 1 if kafka_port else 0
+        self.broker: KafkaBroker | KafkaCluster = (
+            KafkaCluster(workdir / "kafka", brokers, kafka_port)
+            if brokers > 1
+            else KafkaBroker(
+                workdir / "kafka",
+                port=kafka_port,
+                controller_port=kafka_port + 1 if kafka_port else 0,
+            )
         )
+        self.replication_factor, _ = replication_of(brokers)
         self.registry = (
             SchemaRegistry(workdir / "registry", port=registry_port, persistent=persistent_registry)
             if value_format == "avro"
@@ -117,7 +129,11 @@ class LocalStack(Lifecycle):
             data_dir=state / f"worker-{worker}" if worker else state,
             log_path=None if self.relay_logs else self.workdir / f"{name}.log",
             schema_registry_url=self.registry_url,
-            extra_env={**self.service_env, **(extra_env or {})},
+            extra_env={
+                f"{env_prefix}TOPIC_REPLICATION_FACTOR": str(self.replication_factor),
+                **self.service_env,
+                **(extra_env or {}),
+            },
         )
 
     def start(self) -> None:
@@ -126,7 +142,9 @@ class LocalStack(Lifecycle):
         if self.registry is not None:
             self.registry.start()
         topics = platform_topics(service_app_ids())
-        asyncio.run(create_topics(self.bootstrap_servers, PARTITIONS, 1, topics))
+        asyncio.run(
+            create_topics(self.bootstrap_servers, PARTITIONS, self.replication_factor, topics)
+        )
         for service in self.services:
             service.start()
         for service in self.services:
