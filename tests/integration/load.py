@@ -4,6 +4,7 @@ import asyncio
 import itertools
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -21,11 +22,18 @@ class Acknowledged:
     """What the clients were told succeeded: orderId → the furthest status acknowledged."""
 
     status: dict[str, str] = field(default_factory=dict)
-    refused: int = 0
-    #: When each acknowledgement arrived (monotonic clock).
+    #: The other answers, by HTTP status (0: cut off, no answer).
+    refusals: Counter[int] = field(default_factory=Counter)
+    #: Each acknowledgement: its order and when it arrived (monotonic clock).
+    ids: list[str] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
 
+    @property
+    def refused(self) -> int:
+        return sum(self.refusals.values())
+
     def record(self, order_id: str, status: str) -> None:
+        self.ids.append(order_id)
         self.times.append(time.monotonic())
         held = self.status.get(order_id)
         if held is None or FORWARD.index(status) > FORWARD.index(held):
@@ -51,16 +59,18 @@ async def burst(
     async def client() -> None:
         while not queue.empty():
             order_id = queue.get_nowait()
-            if await attempt("POST", "/create-order", {"orderId": order_id, "numItems": 2}) != 201:
-                acked.refused += 1
+            created = await attempt("POST", "/create-order", {"orderId": order_id, "numItems": 2})
+            if created != 201:
+                acked.refusals[created] += 1
                 continue
             acked.record(order_id, "new")
             for status in sorted(rng.sample(FORWARD[1:], 2), key=FORWARD.index):
                 body = {"orderId": order_id, "status": status}
-                if await attempt("PUT", "/update-order", body) == 200:
+                updated = await attempt("PUT", "/update-order", body)
+                if updated == 200:
                     acked.record(order_id, status)
                 else:
-                    acked.refused += 1
+                    acked.refusals[updated] += 1
 
     await asyncio.gather(*(client() for _ in range(CLIENTS)))
 
@@ -69,3 +79,21 @@ def longest_pause(times: list[float], after: float) -> float:
     """The longest wait between acknowledgements from ``after`` on."""
     moments = [after, *sorted(t for t in times if t > after)]
     return max(later - earlier for earlier, later in itertools.pairwise(moments))
+
+
+async def not_found(
+    http: aiohttp.ClientSession, orders_url: str, acked: Acknowledged
+) -> dict[str, tuple[str, object]]:
+    """The acknowledged orders the order service does not show at (at least) their
+    acknowledged status, with what it shows instead.
+
+    Further along is fine: an update answered 504 may still have been applied.
+    """
+    found = await asyncio.gather(
+        *(call(http, "GET", f"{orders_url}/order-details?orderId={each}") for each in acked.status)
+    )
+    return {
+        each: (want, body.get("status") if status == 200 else status)
+        for (each, want), (status, body, _) in zip(acked.status.items(), found, strict=True)
+        if status != 200 or FORWARD.index(body["status"]) < FORWARD.index(want)
+    }

@@ -17,7 +17,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from infra.topics import ORDER_COMMANDS, ORDER_EVENTS
 from local_kafka.stack import LocalStack
 from tests.integration.client import call, eventually
-from tests.integration.load import ORDERS, Acknowledged, burst, longest_pause
+from tests.integration.load import ORDERS, Acknowledged, burst, longest_pause, not_found
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +71,7 @@ async def test_a_broker_killed_in_a_burst_loses_no_acknowledged_change(http, clu
 
     orders = cluster.orders.base_url
 
-    async def missing() -> list[str]:
-        found = await asyncio.gather(
-            *(call(http, "GET", f"{orders}/order-details?orderId={each}") for each in acked.status)
-        )
-        return [
-            each
-            for (each, want), (status, body, _) in zip(acked.status.items(), found, strict=True)
-            if status != 200 or body["status"] != want
-        ]
-
-    lost = await eventually(missing, lambda m: not m, timeout=60)
+    lost = await eventually(lambda: not_found(http, orders, acked), lambda m: not m, timeout=60)
     _, scan, _ = await call(http, "GET", f"{orders}/getAllOrderIdsFromTopic?topicName=order-events")
     logger.info(
         "broker %d (the controller) killed: %d orders acknowledged, %d requests refused or "
@@ -92,7 +82,7 @@ async def test_a_broker_killed_in_a_burst_loses_no_acknowledged_change(http, clu
         pause,
         len(lost),
     )
-    assert lost == []
+    assert lost == {}
     assert set(acked.status) <= set(scan["orderIds"])
     assert len(scan["orderIds"]) == len(set(scan["orderIds"]))
     assert pause < 15.0

@@ -14,7 +14,7 @@ import pytest
 
 from local_kafka.stack import LocalStack
 from tests.integration.client import call, create_order, eventually
-from tests.integration.load import FORWARD, ORDERS, Acknowledged, burst
+from tests.integration.load import ORDERS, Acknowledged, burst, not_found
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +55,7 @@ async def test_sigkill_in_a_burst_loses_no_acknowledged_change(
 
     orders = crashable.orders.base_url
 
-    async def lost() -> dict[str, tuple[str, object]]:
-        found = await asyncio.gather(
-            *(call(http, "GET", f"{orders}/order-details?orderId={each}") for each in acked.status)
-        )
-        return {
-            each: (want, got[1].get("status") if got[0] == 200 else got[0])
-            for (each, want), got in zip(acked.status.items(), found, strict=True)
-            if got[0] != 200 or FORWARD.index(got[1]["status"]) < FORWARD.index(want)
-        }
-
-    missing = await eventually(lost, lambda m: not m, timeout=60)
+    missing = await eventually(lambda: not_found(http, orders, acked), lambda m: not m, timeout=60)
     logger.info(
         "kill %s: %d orders acknowledged, %d requests refused or cut off, %d missing; "
         "ready %.1f s after the kill, everything found %.1f s after it",
