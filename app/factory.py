@@ -16,7 +16,7 @@ from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from infra.command_gateway import CommandGateway
 from infra.logs import logging_config
 from infra.metrics import ServiceMetrics
-from infra.reachability import Dependencies, KafkaProbe, Reachability
+from infra.reachability import Dependencies, KafkaProbe, KafkaWriteProbe, Reachability
 from infra.schema_registry import SchemaRegistryClient
 from infra.topic_scan import TopicScanner
 from infra.topics import (
@@ -24,6 +24,7 @@ from infra.topics import (
     ORDER_COMMANDS,
     ORDER_EVENTS,
     ORDERS_TABLE,
+    WRITE_PROBES,
     OrderTopics,
     declare_topics,
 )
@@ -121,12 +122,20 @@ def value_formats(settings: ServiceSettings, registry: SchemaRegistryClient | No
     )
 
 
-def build_service(settings: ServiceSettings, row_type: type) -> ServiceParts:
+def build_service(
+    settings: ServiceSettings, row_type: type, *, takes_writes: bool = False
+) -> ServiceParts:
+    """``takes_writes``: the service answers requests with writes to Kafka (the cart);
+    they are refused at once while Kafka does not acknowledge ``acks=all`` writes."""
     metrics = ServiceMetrics()
     app = create_app(settings, metrics)
     kafka_probe = app.add_dependency(KafkaProbe(settings.kafka_bootstrap_servers))
     kafka = app.add_dependency(Reachability("Kafka", kafka_probe))
     monitors = [kafka]
+    if takes_writes:
+        write_probe = KafkaWriteProbe(settings.kafka_bootstrap_servers, WRITE_PROBES.name)
+        writes = Reachability("Kafka writes (acks=all)", app.add_dependency(write_probe))
+        monitors.append(app.add_dependency(writes))
     registry = None
     if settings.value_format == "avro":
         assert settings.schema_registry_url is not None  # checked by the settings
@@ -156,7 +165,7 @@ def register_api_documents(app: faust.App, document: dict[str, Any]) -> None:
 
 
 def create_cart_app(settings: CartSettings) -> faust.App:
-    parts = build_service(settings, CartOrder)
+    parts = build_service(settings, CartOrder, takes_writes=True)
     app = parts.app
     gateway = app.add_dependency(
         CommandGateway(

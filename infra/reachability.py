@@ -9,10 +9,12 @@ them hang for a client library's timeouts; ``/ready`` reports it.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
 from mode import Service
 
@@ -102,6 +104,58 @@ class KafkaProbe(Service):
 
     async def on_stop(self) -> None:
         await self._drop()
+
+
+class KafkaWriteProbe(Service):
+    """A tiny ``acks=all`` record to the health topic, on a kept producer.
+
+    It is acknowledged only while Kafka takes writes as the services make
+    them: a leader, and ``min.insync.replicas`` replicas in sync.  A
+    metadata request cannot tell: with two of three brokers down, the last
+    one still answers metadata, while every write would time out.
+
+    The producer is started once, in the background (a start takes several
+    round trips, more than a probe's deadline on a busy host), and kept:
+    it finds new leaders by itself, so a failed probe says only that this
+    write was not acknowledged in time.
+    """
+
+    def __init__(self, bootstrap_servers: str, topic: str, timeout: float = 1.0, **kwargs: object):
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.timeout = timeout
+        self._producer: AIOKafkaProducer | None = None
+        super().__init__(**kwargs)
+
+    async def __call__(self) -> None:
+        if self._producer is None:
+            raise DependencyUnavailable("the write probe's producer is not started yet")
+        await self._producer.send_and_wait(self.topic, b"ok")
+
+    @Service.task
+    async def _start_producer(self) -> None:
+        while not self.should_stop:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap_servers,
+                acks="all",
+                request_timeout_ms=int(self.timeout * 1000),
+            )
+            try:
+                await producer.start()
+            except Exception as exc:  # Kafka not up yet: the probe reports it meanwhile
+                logger.debug("write probe cannot start", extra={"error": repr(exc)})
+                await producer.stop()
+                await self.sleep(1.0)
+                continue
+            self._producer = producer
+            return
+
+    async def on_stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            # Stopping flushes what is pending, which Kafka may never take: bounded.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), self.timeout)
 
 
 class Dependencies:

@@ -49,6 +49,12 @@ COMMAND_REPLIES = TopicSpec(
     "order-command-replies", {"retention.ms": str(60 * 60 * 1000)}, partitions=1
 )
 
+#: Tiny records the cart writes every half second with acks=all: whether Kafka
+#: takes writes right now (``infra.reachability.KafkaWriteProbe``).
+WRITE_PROBES = TopicSpec(
+    "order-platform.write-probes", {"retention.ms": str(60 * 60 * 1000)}, partitions=1
+)
+
 #: The table both services keep, and so the name of its changelog topics.
 ORDERS_TABLE = "orders_by_id"
 
@@ -65,7 +71,7 @@ def changelog_topic(app_id: str) -> TopicSpec:
 
 def platform_topics(app_ids: Sequence[str]) -> tuple[TopicSpec, ...]:
     """Every topic of the platform whose services run under ``app_ids``."""
-    order_topics = (ORDER_COMMANDS, ORDER_EVENTS, ORDER_EVENTS_DLQ, COMMAND_REPLIES)
+    order_topics = (ORDER_COMMANDS, ORDER_EVENTS, ORDER_EVENTS_DLQ, COMMAND_REPLIES, WRITE_PROBES)
     return order_topics + tuple(changelog_topic(app_id) for app_id in app_ids)
 
 

@@ -72,11 +72,15 @@ class KafkaCluster(Lifecycle):
         return found
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
-        """Launch every node, then wait until each sees the whole cluster."""
+        self.start_nodes(self.brokers, timeout)
+
+    def start_nodes(self, nodes: list[KafkaBroker], timeout: float = START_TIMEOUT) -> None:
+        """Launch ``nodes``, then wait until each sees the whole cluster: a node alone
+        waits for the others, so they must be launched together."""
         deadline = time.monotonic() + timeout
-        for broker in self.brokers:
+        for broker in nodes:
             broker.launch()
-        for broker in self.brokers:
+        for broker in nodes:
             broker.wait_ready(deadline)
 
     def stop(self) -> None:

@@ -17,6 +17,11 @@ ORDERS = 300
 CLIENTS = 32
 
 
+#: How long, and how often, a burst with ``retry_refused`` sends a refused request again.
+RETRY_SECONDS = 30.0
+RETRY_PAUSE = 0.2
+
+
 @dataclass
 class Acknowledged:
     """What the clients were told succeeded: orderId → the furthest status acknowledged."""
@@ -41,20 +46,36 @@ class Acknowledged:
 
 
 async def burst(
-    http: aiohttp.ClientSession, platform: LocalStack, prefix: str, acked: Acknowledged
+    http: aiohttp.ClientSession,
+    platform: LocalStack,
+    prefix: str,
+    acked: Acknowledged,
+    *,
+    retry_refused: bool = False,
 ):
-    """Create ORDERS orders and move each forward a few times, CLIENTS at a time."""
+    """Create ORDERS orders and move each forward a few times, CLIENTS at a time.
+
+    With ``retry_refused``, a request refused with 503 (nothing was sent) is
+    sent again, as a client honouring Retry-After would, for up to
+    ``RETRY_SECONDS``; other answers are final (a 504's outcome is unknown).
+    """
     rng = random.Random(prefix)
     queue: asyncio.Queue[str] = asyncio.Queue()
     for n in range(ORDERS):
         queue.put_nowait(f"{prefix}-{n:04d}")
 
     async def attempt(method: str, path: str, body: dict) -> int:
-        try:
-            status, _, _ = await call(http, method, f"{platform.cart.base_url}{path}", json=body)
-            return status
-        except (TimeoutError, aiohttp.ClientError):
-            return 0
+        deadline = time.monotonic() + RETRY_SECONDS
+        while True:
+            try:
+                status, _, _ = await call(
+                    http, method, f"{platform.cart.base_url}{path}", json=body
+                )
+            except (TimeoutError, aiohttp.ClientError):
+                return 0
+            if status != 503 or not retry_refused or time.monotonic() > deadline:
+                return status
+            await asyncio.sleep(RETRY_PAUSE)
 
     async def client() -> None:
         while not queue.empty():

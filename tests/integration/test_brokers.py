@@ -16,7 +16,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from infra.topics import ORDER_COMMANDS, ORDER_EVENTS
 from local_kafka.stack import LocalStack
-from tests.integration.client import call, eventually
+from tests.integration.client import call, create_order, eventually
 from tests.integration.load import ORDERS, Acknowledged, burst, longest_pause, not_found
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ async def test_order_topics_are_on_three_nodes_with_two_in_sync(cluster):
     assert min_isr == dict.fromkeys(topics, "2")
 
 
-async def test_a_broker_killed_in_a_burst_loses_no_acknowledged_change(http, cluster, order_id):
+@pytest.mark.parametrize("how", ["killed", "paused"])
+async def test_a_broker_lost_in_a_burst_loses_no_acknowledged_change(http, cluster, order_id, how):
+    """SIGKILL, or SIGSTOP (a hang: connections accepted, nothing answered) and SIGCONT."""
     admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap_servers)
     await admin.start()
     try:
@@ -60,29 +62,68 @@ async def test_a_broker_killed_in_a_burst_loses_no_acknowledged_change(http, clu
     # The active controller, and the leader of some order partitions.
     victim = next(b for b in cluster.broker.brokers if b.node_id == controller)
     acked = Acknowledged()
-    clients = asyncio.ensure_future(burst(http, cluster, order_id, acked))
+    clients = asyncio.ensure_future(burst(http, cluster, order_id, acked, retry_refused=True))
     await eventually(lambda: asyncio.sleep(0, len(acked.status)), lambda n: n >= ORDERS // 3)
 
-    victim.kill()
+    (victim.kill if how == "killed" else victim.pause)()
     killed_at = time.monotonic()
     await clients
     pause = longest_pause(acked.times, killed_at)
-    await asyncio.to_thread(victim.start)
+    await asyncio.to_thread(victim.start if how == "killed" else victim.resume)
 
     orders = cluster.orders.base_url
 
     lost = await eventually(lambda: not_found(http, orders, acked), lambda m: not m, timeout=60)
     _, scan, _ = await call(http, "GET", f"{orders}/getAllOrderIdsFromTopic?topicName=order-events")
     logger.info(
-        "broker %d (the controller) killed: %d orders acknowledged, %d requests refused or "
+        "broker %d (the controller) %s: %d orders acknowledged, %d requests refused or "
         "cut off, writes paused %.1f s at most, %d missing",
         controller,
+        how,
         len(acked.status),
         acked.refused,
         pause,
         len(lost),
     )
     assert lost == {}
+    assert set(acked.refusals) <= {503, 504}, acked.refusals  # never a 500
     assert set(acked.status) <= set(scan["orderIds"])
     assert len(scan["orderIds"]) == len(set(scan["orderIds"]))
     assert pause < 15.0
+
+
+async def test_two_brokers_down_refuse_writes_fast_and_reads_go_on(http, cluster, order_id):
+    cart, orders = cluster.cart.base_url, cluster.orders.base_url
+    assert (await create_order(http, cluster, order_id))[0] == 201
+    await eventually(
+        lambda: call(http, "GET", f"{orders}/order-details?orderId={order_id}"),
+        lambda r: r[0] == 200,
+    )
+    down = cluster.broker.brokers[1:]
+    for broker in down:
+        broker.kill()
+    try:
+        # Acknowledged writes need two replicas in sync: the cart notices it cannot have them.
+        await eventually(lambda: call(http, "GET", f"{cart}/ready"), lambda r: r[0] == 503)
+        started = time.monotonic()
+        status, problem, headers = await create_order(http, cluster, f"{order_id}-refused")
+        elapsed = time.monotonic() - started
+        details = await call(http, "GET", f"{orders}/order-details?orderId={order_id}")
+    finally:
+        await asyncio.to_thread(cluster.broker.start_nodes, down)
+
+    logger.info("two brokers down: create %d in %.3f s: %s", status, elapsed, problem["detail"])
+    assert status == 503
+    assert "Kafka writes" in problem["detail"]
+    assert headers["Retry-After"]
+    assert elapsed < 2.0
+    assert details[0] == 200  # reads are local state
+
+    attempt = 0
+
+    async def create_again():
+        nonlocal attempt
+        attempt += 1
+        return await create_order(http, cluster, f"{order_id}-after-{attempt}")
+
+    await eventually(create_again, lambda r: r[0] == 201, timeout=60)
