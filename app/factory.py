@@ -62,6 +62,7 @@ def create_app(settings: ServiceSettings, metrics: ServiceMetrics) -> faust.App:
         producer_request_timeout=settings.request_timeout,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.consumer_session_timeout,
+        consumer_group_instance_id=settings.group_instance_id,
         broker_heartbeat_interval=settings.consumer_session_timeout / 3,
         logging_config=logging_config(settings.log_level),
         web_bind=settings.web_bind,

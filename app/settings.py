@@ -34,6 +34,17 @@ class ServiceSettings(BaseSettings):
     #: Seconds before the group gives a silent (crashed) worker's partitions
     #: to the others; Faust's default is 60.
     consumer_session_timeout: float = Field(default=10.0, ge=6.0)
+    #: Static group membership: a worker restarted within the session timeout
+    #: takes its partitions back at once, without a rebalance that waits out
+    #: its crashed predecessor's session (measured: ready 2.2-5.2 s after a
+    #: SIGKILL and restart, against 6.8-10.1 s).  Its identity is ``<app
+    #: id>@<web host>:<web port>``, stable across restarts and unique per
+    #: worker.  Off by default: a static member does not leave the group when
+    #: it stops, so a worker stopped for good gives its partitions up only
+    #: after the session timeout (measured: 11.0 s against 1.6 s), and
+    #: aiokafka 0.14 cannot send the LeaveGroup by instance id that would
+    #: avoid it.
+    static_membership: bool = False
     #: How command and event values are written: Avro via the schema
     #: registry (Confluent wire format), or JSON.
     value_format: Literal["avro", "json"] = "json"
@@ -45,6 +56,12 @@ class ServiceSettings(BaseSettings):
         if self.value_format == "avro" and not self.schema_registry_url:
             raise ValueError("value_format avro needs schema_registry_url")
         return self
+
+    @property
+    def group_instance_id(self) -> str | None:
+        if not self.static_membership:
+            return None
+        return f"{self.app_id}@{self.web_host}:{self.web_port}"
 
     @property
     def faust_env_prefix(self) -> str:
