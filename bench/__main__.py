@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import latency, memory, projection, restart, scan, throughput
+from bench import latency, memory, projection, restart, scale, scan, throughput
 from bench.procstat import rss_mb
 from bench.report import environment, table, write_json
 from bench.run import BenchRun, bench_run
@@ -37,6 +37,7 @@ SCENARIOS: dict[str, Scenario] = {
     scan.NAME: scan.run,
     throughput.NAME: throughput.run,
     latency.NAME: latency.run,
+    scale.NAME: scale.run,
 }
 #: Idle means right after start-up, once its first burst of work has settled.
 SETTLE_SECONDS = 2.0

@@ -9,7 +9,7 @@ bounded; every target is on 127.0.0.1.
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -71,24 +71,26 @@ async def timed_post(
 
 async def closed_loop(
     http: aiohttp.ClientSession,
-    url: str,
+    url: str | Sequence[str],
     *,
     clients: int,
     seconds: float,
     body: Callable[[int], bytes],
     expect: int = 201,
 ) -> LoadResult:
-    """``clients`` concurrent clients POST ``body(n)`` (n unique) for ``seconds``."""
+    """``clients`` concurrent clients POST ``body(n)`` (n unique) for ``seconds``;
+    with several URLs (workers of one service), client *i* uses URL *i* mod their number."""
+    urls = [url] if isinstance(url, str) else list(url)
     result = LoadResult()
     counter = iter(range(10**9))
     end = time.monotonic() + seconds
 
-    async def client() -> None:
+    async def client(target: str) -> None:
         while time.monotonic() < end:
-            await timed_post(http, url, body(next(counter)), expect, result)
+            await timed_post(http, target, body(next(counter)), expect, result)
 
     started = time.monotonic()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(urls[i % len(urls)]) for i in range(clients)))
     result.elapsed = time.monotonic() - started
     return result
 

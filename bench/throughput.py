@@ -9,6 +9,7 @@ background load hits both alike.
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.ceiling_app import CEILING_ENV_PREFIX
@@ -38,8 +39,12 @@ def ceiling_process(bootstrap_servers: str, workdir: Path) -> ServiceProcess:
     )
 
 
-async def _load(
-    url: str, sizes: Sizes, seconds: float, pids: dict[str, int], errors: Counter[str]
+async def load(
+    url: str | Sequence[str],
+    sizes: Sizes,
+    seconds: float,
+    pids: dict[str, int],
+    errors: Counter[str],
 ) -> Metrics:
     """One closed-loop run; its rate, latencies, errors and the CPU each process used."""
     prefix = f"tp-{uuid.uuid4().hex[:8]}"
@@ -83,13 +88,13 @@ async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
             "ceiling": (f"{ceiling.base_url}/create-order", {"cart": ceiling.pid or 0}),
         }
         for url, pids in targets.values():  # warm-up: connections, the broker's JIT
-            await _load(url, sizes, sizes.warmup_seconds, pids, Counter())
+            await load(url, sizes, sizes.warmup_seconds, pids, Counter())
         runs: dict[str, list[Metrics]] = {"ours": [], "ceiling": []}
         errors: Counter[str] = Counter()
         for _ in range(sizes.reps):
             for name, (url, pids) in targets.items():
                 tally = errors if name == "ours" else Counter()
-                runs[name].append(await _load(url, sizes, sizes.throughput_seconds, pids, tally))
+                runs[name].append(await load(url, sizes, sizes.throughput_seconds, pids, tally))
     finally:
         ceiling.stop()
     ours, base = runs["ours"], runs["ceiling"]
