@@ -70,23 +70,16 @@ class ServiceProcess:
         command = [sys.executable, "-m", "faust", "-A", self.module, "worker", "-l", "info"]
         if self.log_path is not None:
             self._log = self.log_path.open("ab")
-            self._process = subprocess.Popen(
-                command,
-                env=self.env,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=ends_with_parent(),
-            )
-            return
         self._process = subprocess.Popen(
             command,
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=self._log or subprocess.PIPE,
             stderr=subprocess.STDOUT,
             preexec_fn=ends_with_parent(),
         )
-        output = self._process.stdout
-        threading.Thread(target=self._relay_output, args=(output,), daemon=True).start()
+        if self._log is None:
+            output = self._process.stdout
+            threading.Thread(target=self._relay_output, args=(output,), daemon=True).start()
 
     def _relay_output(self, output: IO[bytes]) -> None:
         for line in output:
