@@ -68,11 +68,14 @@ USER 10001:10001
 # cart 8000, orders 8001 (CART_WEB_PORT / ORDERS_WEB_PORT)
 EXPOSE 8000 8001
 
-# Liveness of whichever service runs: HEALTHCHECK_PORT is its web port
+# Readiness of whichever service runs (GET /ready: broker and registry answer,
+# schemas registered, tables recovered), not mere liveness: "healthy" is what
+# `docker compose up --wait` and a user wait for before sending requests, and
+# Docker restarts nothing for being unhealthy. HEALTHCHECK_PORT is the web port
 # (8000 for the cart, the default; the order service sets 8001). Probed every 2 s
-# so that `up --wait` sees it healthy soon after it is; a probe is one short
-# Python process. The start period covers waiting for the broker and recovery.
+# so that it turns healthy soon after it is; a probe is one short Python process.
+# The start period covers waiting for the broker and recovering the tables.
 HEALTHCHECK --interval=2s --timeout=5s --start-period=120s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ['HEALTHCHECK_PORT'], timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/ready' % os.environ['HEALTHCHECK_PORT'], timeout=4)"]
 
 CMD ["faust", "-A", "app.cart", "worker", "-l", "info"]

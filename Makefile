@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA := $(BIN)/python -m local_kafka
 
-.PHONY: run test unit lint fetch bench kafka-topics kafka-console-consumer clean
+.PHONY: run test unit lint fetch bench docker-test kafka-topics kafka-console-consumer clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ run: fetch
 ## The whole suite: unit tests, then integration tests against a real broker and registry.
 test: fetch
 	$(BIN)/python -m pytest
+
+## Build and drive both compose stacks on a real Docker engine with Compose v2
+## (docker/stackcheck); e.g. ARGS="--stack one". Says so and fails if there is no engine.
+docker-test:
+	@PYTHONPATH=docker $(PYTHON) -m stackcheck.engine
+	@$(MAKE) --no-print-directory fetch
+	PYTHONPATH=docker $(BIN)/python -m stackcheck $(ARGS)
 
 unit: $(INSTALLED)
 	$(BIN)/python -m pytest tests/unit

@@ -210,7 +210,7 @@ def test_brokers_form_one_quorum(variant: str, size: int) -> None:
 def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
     assert instructions("USER")[-1].split(":")[0] not in ("root", "0")
     (check,) = instructions("HEALTHCHECK")
-    assert "/health" in check
+    assert "/ready" in check  # healthy = ready for requests (what `up --wait` waits for)
     assert "HEALTHCHECK_PORT" in check
     assert shlex.join(json.loads(instructions("CMD")[-1])) == "faust -A app.cart worker -l info"
     # The dependencies are installed before the source is copied (a cached layer).
