@@ -37,6 +37,8 @@ from tests.unit.deploy.deploy_files import (
 #: compose service -> (settings class, Faust entry module)
 APP_SERVICES = {"cart": (CartSettings, "app.cart"), "orders": (OrdersSettings, "app.orders")}
 PREFIXES = tuple(cls.model_config["env_prefix"] for cls, _ in APP_SERVICES.values())
+#: Dependencies a service waits for by itself, so compose need only start them first.
+STARTED_IS_ENOUGH = {("cart", "schema-registry"), ("orders", "schema-registry")}
 #: The port the official Apicurio Registry image serves HTTP on.
 REGISTRY_PORT = 8080
 
@@ -182,6 +184,9 @@ def test_dependencies_have_healthchecks(services: Services) -> None:
             assert target in services, f"{name} depends on unknown {target}"
             if how["condition"] == "service_healthy":
                 assert has_healthcheck(services, target), f"{name} waits on {target}'s health"
+            elif how["condition"] == "service_started":
+                # Only where the dependant waits for it itself (the schema registration).
+                assert (name, target) in STARTED_IS_ENOUGH, f"{name} must wait for {target}"
             else:
                 assert how["condition"] == "service_completed_successfully"
                 assert services[target].get("restart") == "no"
