@@ -37,8 +37,17 @@ install_engine() {
   if ((${#missing[@]})); then
     log "installing ${missing[*]} from Debian"
     apt-get update -qq
+    # No init script may start the daemon on install (this script starts its own):
+    # the usual policy-rc.d, only for the install, if there is none already.
+    local policy=/usr/sbin/policy-rc.d own_policy=no
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=yes
+    fi
+    local status=0
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      "${missing[@]}" > /dev/null
+      "${missing[@]}" > /dev/null || status=$?
+    if [[ $own_policy == yes ]]; then rm -f "$policy"; fi
+    return "$status"
   fi
 }
 
@@ -46,6 +55,7 @@ install_engine() {
 # (the module proxy serves it), once; later runs find it in the cache.
 build_compose() {
   if [[ -x $COMPOSE_CACHE/docker-compose ]]; then return; fi
+  command -v go > /dev/null || { log "Compose v2 must be built here, and go is not on PATH"; exit 1; }
   log "building Docker Compose $COMPOSE_VERSION from the Go module proxy"
   local module source
   module=$(cd /tmp && go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION")
