@@ -177,8 +177,10 @@ def three_brokers(report: Report, compose: Compose) -> None:
         for order_id in acked:
             api.order_details(order_id, timeout=90)
         row.detail = f"{api.check_topic_scan(set(acked))} records scanned"
-    with report.step(stack, "order-events values: Confluent Avro, schema ids in the registry"):
-        check_confluent_avro(bootstrap(compose), set(acked))
+    with report.step(
+        stack, "order-events values: Confluent Avro, schema ids in the registry"
+    ) as row:
+        row.detail = f"schema ids {sorted(check_confluent_avro(bootstrap(compose), set(acked)))}"
     with report.step(
         stack, "every topic (app, changelogs, registry journal) at RF 3, min ISR 2"
     ) as row:
