@@ -54,8 +54,10 @@ def engine_problem() -> str | None:
         reason = (info.stderr.strip().splitlines() or ["no answer"])[-1]
         return f"no Docker engine reachable ({reason})"
     compose = docker("compose", "version", "--short", timeout=30, check=False)
-    if compose.returncode != 0 or not compose.stdout.strip().lstrip("v").startswith("2"):
-        return "Docker Compose v2 (`docker compose`) is not installed"
+    major = compose.stdout.strip().lstrip("v").split(".")[0]
+    # The `docker compose` plugin: v2, or a later major release (v5 followed v2).
+    if compose.returncode != 0 or not major.isdigit() or int(major) < 2:
+        return "Docker Compose v2 (the `docker compose` plugin) is not installed"
     return None
 
 
