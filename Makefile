@@ -4,8 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA := $(BIN)/python -m local_kafka
+#: make run WORKERS=2: workers of each service (cart on 8000, 8002 …; orders on 8001, 8003 …).
+WORKERS ?= 1
+#: make run BROKERS=3: a three-node KRaft cluster on 9092, 9094, 9096 (controllers on the next ports).
+BROKERS ?= 1
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
 
-.PHONY: run test unit lint fetch bench docker-test kafka-topics kafka-console-consumer clean
+.PHONY: run test unit lint fetch browser bench docker-test kafka-topics kafka-console-consumer clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +27,22 @@ fetch: $(INSTALLED)
 ## Kafka (KRaft) on 9092, the registry on 8081, the topics, cart on 8000, orders on
 ## 8001; Ctrl-C stops all.
 run: fetch
-	$(BIN)/python -m app.launcher
+	$(BIN)/python -m local_kafka.launcher --workers $(WORKERS) --brokers $(BROKERS)
 
-## The whole suite: unit tests, then integration tests against a real broker and registry.
-test: fetch
+## Debian's chromium and chromedriver, for the browser test of /docs: installed with
+## apt-get when missing and we are root, otherwise one line saying what to install.
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	else \
+		echo "make test needs $(CHROMIUM) and $(CHROMEDRIVER): install Debian's packages chromium and chromium-driver (as root: apt-get install chromium chromium-driver)" >&2; \
+		exit 1; \
+	fi
+
+## The whole suite: unit tests, then integration tests against a real broker and registry
+## (and the API docs page in headless chromium).
+test: fetch browser
 	$(BIN)/python -m pytest
 
 ## Build and drive both compose stacks on a real Docker engine with Compose v2

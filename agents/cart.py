@@ -15,8 +15,8 @@ import faust
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
-from app.metrics import ServiceMetrics
-from app.topics import OrderTopics
+from infra.metrics import ServiceMetrics
+from infra.topics import OrderTopics
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
 from models.events import EventType, OrderEvent, event_id_for
 from models.order import Order
@@ -129,12 +129,15 @@ def register_command_handler(
                 return await sent
             except KafkaError as exc:
                 logger.warning(
-                    "publishing %s order=%s version=%d failed (%r); retrying in %.1f s",
-                    event.eventType.value,
-                    event.orderId,
-                    event.version,
-                    exc,
-                    delay,
+                    "publish failed; retrying",
+                    extra={
+                        "eventType": event.eventType.value,
+                        "orderId": event.orderId,
+                        "eventId": event.eventId,
+                        "version": event.version,
+                        "error": repr(exc),
+                        "retryIn": delay,
+                    },
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, PUBLISH_RETRY_MAX_DELAY)
@@ -150,20 +153,26 @@ def register_command_handler(
                 metadata = await publish(event)
                 orders_by_id[command.orderId] = decision.row
                 logger.info(
-                    "published %s order=%s version=%d status=%s partition=%d offset=%d",
-                    event.eventType.value,
-                    event.orderId,
-                    event.version,
-                    event.order.status.value,
-                    metadata.partition,
-                    metadata.offset,
+                    "event published",
+                    extra={
+                        "eventType": event.eventType.value,
+                        "orderId": event.orderId,
+                        "eventId": event.eventId,
+                        "version": event.version,
+                        "orderStatus": event.order.status.value,
+                        "partition": metadata.partition,
+                        "offset": metadata.offset,
+                        "outcome": decision.reply.outcome.value,
+                    },
                 )
             else:
                 logger.info(
-                    "command %s order=%s: %s",
-                    command.commandType.value,
-                    command.orderId,
-                    decision.reply.outcome.value,
+                    "command decided, nothing published",
+                    extra={
+                        "commandType": command.commandType.value,
+                        "orderId": command.orderId,
+                        "outcome": decision.reply.outcome.value,
+                    },
                 )
             if not deliver_locally(decision.reply):
                 await topics.replies.send(key=command.commandId, value=decision.reply.to_wire())

@@ -19,14 +19,15 @@ from enum import StrEnum
 import faust
 from faust.types import Message
 
-from app.metrics import ServiceMetrics
-from app.schema_registry import RegistryError
-from app.topics import OrderTopics
-from app.value_formats import UndecodableValue, ValueFormat
+from infra.metrics import ServiceMetrics
+from infra.schema_registry import RegistryError
+from infra.topics import OrderTopics
+from infra.value_formats import UndecodableValue, ValueFormat
 from models.events import OrderEvent
 from models.money import shipping_cost
+from models.rules import format_timestamp
 from models.state import ShippedOrder
-from models.wire import InvalidRecord, format_timestamp, utc_now
+from models.wire import InvalidRecord, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +106,8 @@ def register_projector(
                 return await decode_event(message.key, value, events_format)
             except RegistryError as exc:
                 logger.warning(
-                    "cannot decode partition=%d offset=%d until the registry answers: %r",
-                    message.partition,
-                    message.offset,
-                    exc,
+                    "cannot decode until the registry answers",
+                    extra={**position(message), "error": repr(exc)},
                 )
                 await asyncio.sleep(REGISTRY_RETRY_SECONDS)
 
@@ -128,11 +127,8 @@ def register_projector(
                 await sent
                 metrics.dead_lettered.inc()
                 logger.error(
-                    "dead-lettered partition=%d offset=%d key=%r: %s",
-                    message.partition,
-                    message.offset,
-                    message.key,
-                    exc,
+                    "dead-lettered",
+                    extra={**position(message), "key": repr(message.key), "reason": str(exc)},
                 )
                 continue
             apply(event, message)
@@ -140,39 +136,39 @@ def register_projector(
     def apply(event: OrderEvent, message: Message) -> None:
         current = orders_by_id.get(event.orderId)
         applied = classify(event, current)
-        where = f"event={event.eventId} partition={message.partition} offset={message.offset}"
+        fields = {
+            "orderId": event.orderId,
+            "eventId": event.eventId,
+            "version": event.version,
+            "heldVersion": current.version if current else 0,
+            "outcome": applied.value,
+            **position(message),
+        }
         if applied is Applied.DUPLICATE:
             metrics.duplicates_skipped.inc()
-            logger.info(
-                "skipped duplicate order=%s version=%d (held %d) %s",
-                event.orderId,
-                event.version,
-                current.version if current else 0,
-                where,
-            )
+            logger.info("duplicate event skipped", extra=fields)
             return
         if applied is Applied.AFTER_GAP:
             metrics.version_gaps.inc()
-            logger.warning(
-                "version gap order=%s: held %d, got %d; applying the snapshot %s",
-                event.orderId,
-                current.version if current else 0,
-                event.version,
-                where,
-            )
+            logger.warning("version gap: the snapshot is applied", extra=fields)
         row = project(event)
         orders_by_id[event.orderId] = row
         metrics.events_applied.inc()
         logger.info(
-            "applied %s order=%s version=%d status=%s total=%s %s shipping=%s %s",
-            event.eventType.value,
-            event.orderId,
-            event.version,
-            row.order.status.value,
-            row.order.totalAmount,
-            row.order.currency,
-            row.shippingCost,
-            where,
+            "order event applied",
+            extra={
+                **fields,
+                "eventType": event.eventType.value,
+                "orderStatus": row.order.status.value,
+                "totalAmount": str(row.order.totalAmount),
+                "currency": row.order.currency,
+                "shippingCost": str(row.shippingCost),
+            },
         )
 
     return project_order_events
+
+
+def position(message: Message) -> dict[str, object]:
+    """Where a record is, as every log line about it says."""
+    return {"topic": message.topic, "partition": message.partition, "offset": message.offset}

@@ -4,21 +4,22 @@ Everything is registered explicitly here (no autodiscover scan): topics from
 the registry, tables, agents, clients with their owners, views.
 """
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 
 from agents.cart import register_command_handler
 from agents.projector import register_projector
-from app.command_gateway import CommandGateway
-from app.metrics import ServiceMetrics
-from app.reachability import Dependencies, KafkaProbe, Reachability
-from app.schema_registry import SchemaRegistryClient
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
-from app.topic_scan import TopicScanner
-from app.topics import (
+from infra.command_gateway import CommandGateway
+from infra.logs import logging_config
+from infra.metrics import ServiceMetrics
+from infra.reachability import Dependencies, KafkaProbe, Reachability
+from infra.schema_registry import SchemaRegistryClient
+from infra.topic_scan import TopicScanner
+from infra.topics import (
     COMMAND_REPLIES,
     ORDER_COMMANDS,
     ORDER_EVENTS,
@@ -26,15 +27,16 @@ from app.topics import (
     OrderTopics,
     declare_topics,
 )
-from app.value_formats import AvroFormat, JsonFormat, ValueFormats
+from infra.value_formats import AvroFormat, JsonFormat, ValueFormats, value_subject
 from models import codec
 from models.avro import ORDER_COMMAND, ORDER_EVENT
 from models.state import CartOrder, ShippedOrder
-from web.cart import register_cart_views
-from web.health import Readiness, register_health_views
+from web.cart import CART_OPERATIONS, register_cart_views
+from web.docs import register_docs_view
+from web.health import HEALTH_OPERATIONS, Readiness, register_health_views
 from web.http import MAX_BODY_BYTES
-from web.openapi import cart_openapi, orders_openapi, register_openapi_view
-from web.orders import register_order_views
+from web.openapi import openapi_document, register_openapi_view
+from web.orders import ORDER_OPERATIONS, register_order_views
 from web.problems import problem_middleware
 
 #: How long a topic scan may take before the request gets a 504.
@@ -43,7 +45,6 @@ SCAN_TIMEOUT_SECONDS = 60.0
 
 def create_app(settings: ServiceSettings, metrics: ServiceMetrics) -> faust.App:
     codec.register()
-    logging.getLogger().setLevel(settings.log_level)
     datadir = settings.data_dir / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)  # Faust expects it to exist
     return faust.App(
@@ -61,6 +62,7 @@ def create_app(settings: ServiceSettings, metrics: ServiceMetrics) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.consumer_session_timeout,
         broker_heartbeat_interval=settings.consumer_session_timeout / 3,
+        logging_config=logging_config(settings.log_level),
         web_bind=settings.web_bind,
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -68,8 +70,9 @@ def create_app(settings: ServiceSettings, metrics: ServiceMetrics) -> faust.App:
             "middlewares": [metrics.middleware, problem_middleware],
             "client_max_size": MAX_BODY_BYTES,
         },
-        # Faust's built-in pages (/tables shows table contents, /graph, /router,
-        # /stats, /metrics) are not part of the API: off.
+        # Faust's built-in pages are not part of the API: /table (it shows the
+        # table contents), /router, /graph, the stats pages and /performance
+        # are off; only its production index at / stays (documented).
         web_tables_enabled=False,
         web_graph_enabled=False,
         web_router_enabled=False,
@@ -113,8 +116,8 @@ def value_formats(settings: ServiceSettings, registry: SchemaRegistryClient | No
     if registry is None:
         return ValueFormats(commands=JsonFormat(), events=JsonFormat())
     return ValueFormats(
-        commands=AvroFormat(f"{ORDER_COMMANDS.name}-value", ORDER_COMMAND, registry),
-        events=AvroFormat(f"{ORDER_EVENTS.name}-value", ORDER_EVENT, registry),
+        commands=AvroFormat(value_subject(ORDER_COMMANDS.name), ORDER_COMMAND, registry),
+        events=AvroFormat(value_subject(ORDER_EVENTS.name), ORDER_EVENT, registry),
     )
 
 
@@ -134,7 +137,9 @@ def build_service(settings: ServiceSettings, row_type: type) -> ServiceParts:
     metrics.watch(app, dependencies)
     return ServiceParts(
         app=app,
-        topics=declare_topics(app, settings, formats),
+        topics=declare_topics(
+            app, settings.topic_partitions, settings.topic_replication_factor, formats
+        ),
         orders_by_id=orders_table(app, row_type, settings),
         kafka=kafka,
         dependencies=dependencies,
@@ -142,6 +147,12 @@ def build_service(settings: ServiceSettings, row_type: type) -> ServiceParts:
         formats=formats,
         metrics=metrics,
     )
+
+
+def register_api_documents(app: faust.App, document: dict[str, Any]) -> None:
+    """The OpenAPI document at /openapi.json and the interactive page over it at /docs."""
+    register_openapi_view(app, document)
+    register_docs_view(app, document["info"]["title"])
 
 
 def create_cart_app(settings: CartSettings) -> faust.App:
@@ -166,7 +177,9 @@ def create_cart_app(settings: CartSettings) -> faust.App:
     )
     register_health_views(app, parts.readiness(replies=gateway.listening.is_set), parts.metrics)
     register_cart_views(app, gateway)
-    register_openapi_view(app, cart_openapi())
+    register_api_documents(
+        app, openapi_document("Cart service", CART_OPERATIONS + HEALTH_OPERATIONS)
+    )
     return app
 
 
@@ -176,7 +189,14 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
     register_projector(app, parts.topics, parts.orders_by_id, parts.metrics, parts.formats.events)
     readiness = parts.readiness()
     register_health_views(app, readiness, parts.metrics)
-    scanner = TopicScanner(settings.kafka_bootstrap_servers, parts.registry, SCAN_TIMEOUT_SECONDS)
-    register_order_views(app, parts.orders_by_id, parts.kafka, readiness, scanner)
-    register_openapi_view(app, orders_openapi())
+    scanner = TopicScanner(
+        settings.kafka_bootstrap_servers,
+        parts.registry,
+        Dependencies([parts.kafka]),
+        SCAN_TIMEOUT_SECONDS,
+    )
+    register_order_views(app, parts.orders_by_id, readiness, scanner)
+    register_api_documents(
+        app, openapi_document("Order service", ORDER_OPERATIONS + HEALTH_OPERATIONS)
+    )
     return app

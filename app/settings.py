@@ -65,3 +65,8 @@ class OrdersSettings(ServiceSettings):
     web_port: int = 8001
     # The projector awaits no send: its changelog writes can share batches.
     producer_linger_ms: float = 10.0
+
+
+def service_app_ids() -> tuple[str, str]:
+    """The app ids the two services run under here (environment or defaults)."""
+    return CartSettings().app_id, OrdersSettings().app_id

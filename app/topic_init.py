@@ -8,8 +8,8 @@ import argparse
 import asyncio
 import logging
 
-from app.settings import CartSettings
-from app.topics import create_topics
+from app.settings import CartSettings, service_app_ids
+from infra.topics import create_topics, platform_topics
 
 #: How long topic-init waits for the broker before it fails.
 STARTUP_WAIT_SECONDS = 120.0
@@ -28,6 +28,7 @@ def main() -> None:
             args.bootstrap_servers,
             args.partitions,
             args.replication_factor,
+            platform_topics(service_app_ids()),
             startup_wait=STARTUP_WAIT_SECONDS,
         )
     )

@@ -1,11 +1,14 @@
 """Benchmarks of the order platform: ``python -m bench`` (``make bench``).
 
-Starts a fresh local broker and both services as ``make run`` does, then
-measures each scenario against a baseline taken in the same run on the same
-machine, so that figures from a busy or slow machine still compare.
+Starts a fresh local broker and both services through the same
+:class:`~local_kafka.stack.LocalStack` as ``make run`` (Avro values through
+the registry, as ``make run`` writes them), then measures each scenario
+against a baseline taken in the same run on the same machine, so that
+figures from a busy or slow machine still compare.
 
 - ``__main__``: options, run order, table and JSON; ``sizes``: full and quick sizes
-- ``platform``: broker + services up and always down; ``procstat``: CPU and RSS from /proc
+- ``run``: the stack up and always down, and what scenarios share; ``procstat``: CPU and RSS
+  from /proc
 - ``loadgen``: the aiohttp load generator; ``kafka_io``: raw aiokafka baselines, preloading
 - ``wire``, ``dataset``: preloaded records in the services' wire format
 - one module per scenario: ``projection``, ``memory``, ``restart``, ``scan``,

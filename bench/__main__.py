@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench import latency, memory, projection, restart, scan, throughput
-from bench.platform import Platform, running_platform
 from bench.procstat import rss_mb
 from bench.report import environment, table, write_json
+from bench.run import BenchRun, bench_run
 from bench.sizes import FULL, QUICK, Sizes
 from bench.stats import Figure
+from infra.topics import events_format
 
-Scenario = Callable[[Platform, Sizes], Awaitable[list[Figure]]]
+Scenario = Callable[[BenchRun, Sizes], Awaitable[list[Figure]]]
 
 #: In run order: projection first, so that ``order-events`` holds only the
 #: preloaded events; memory next, while the order service has just taken them
@@ -50,18 +51,20 @@ def _terminate(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-async def _scenarios(platform: Platform, sizes: Sizes, names: list[str]) -> list[Figure]:
+async def _scenarios(platform: BenchRun, sizes: Sizes, names: list[str]) -> list[Figure]:
     figures: list[Figure] = []
-    for name in names:
-        started = time.monotonic()
-        logger.info("scenario %s ...", name)
-        figures += await SCENARIOS[name](platform, sizes)
-        logger.info("scenario %s done in %.0f s", name, time.monotonic() - started)
+    async with events_format(platform.stack.registry_url) as events:
+        platform.events = events
+        for name in names:
+            started = time.monotonic()
+            logger.info("scenario %s ...", name)
+            figures += await SCENARIOS[name](platform, sizes)
+            logger.info("scenario %s done in %.0f s", name, time.monotonic() - started)
     return figures
 
 
 def run(sizes: Sizes, names: list[str], workdir: Path) -> list[Figure]:
-    with running_platform(workdir) as platform:
+    with bench_run(workdir) as platform:
         time.sleep(SETTLE_SECONDS)
         pids = platform.process_ids()
         platform.shared["idle_rss"] = {name: rss_mb(pids[name]) for name in ("cart", "orders")}
@@ -104,7 +107,7 @@ def main() -> None:
     try:
         figures = run(sizes, names, workdir)
     except KeyboardInterrupt:
-        # Every process was stopped on the way out of running_platform.
+        # Every process was stopped on the way out of bench_run.
         raise SystemExit("interrupted; everything the bench started is stopped") from None
     finally:
         if args.keep:

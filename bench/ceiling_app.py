@@ -1,43 +1,42 @@
-"""The HTTP ceiling: a bare Faust app whose ``POST /create-order`` does nothing.
+"""The HTTP ceiling: the services' Faust app, from the same factory, with a no-op view.
 
 ``faust -A bench.ceiling_app worker``, started by the throughput scenario.
-Same Faust, aiohttp and worker as the services, but no middleware, no
-validation, no Kafka round trip: the most a Faust web view can answer on this
-machine with this load generator.  Faust starts its web server only as part
-of a worker connected to Kafka, so it points at the bench broker.
+The same Faust, aiohttp, worker, options and middlewares as the services
+(:func:`app.factory.create_app`), but no validation, no Kafka round trip: the
+most a view of our app can answer on this machine with this load generator.
+Faust starts its web server only as part of a worker connected to Kafka, so
+it points at the bench broker.
 """
 
-import os
+from faust.web import Request, Response
+from pydantic_settings import SettingsConfigDict
 
-import faust
-from faust.web import Request, Response, View
+from app.factory import create_app
+from app.settings import ServiceSettings
+from infra.metrics import ServiceMetrics
+from web.http import ApiView
 
-app = faust.App(
-    "bench-ceiling",
-    broker=f"kafka://{os.environ['BENCH_CEILING_BROKER']}",
-    env_prefix="BENCH_CEILING_FAUST_",
-    autodiscover=False,
-    store="memory://",
-    datadir=os.environ["BENCH_CEILING_DATA_DIR"],
-    web_bind="127.0.0.1",
-    web_port=int(os.environ["BENCH_CEILING_PORT"]),
-    topic_replication_factor=1,
-    web_tables_enabled=False,
-    web_graph_enabled=False,
-    web_router_enabled=False,
-    web_stats_enabled=False,
-    web_metrics_enabled=False,
-)
+CEILING_ENV_PREFIX = "BENCH_CEILING_"
+
+
+class CeilingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix=CEILING_ENV_PREFIX)
+
+    app_id: str = "bench-ceiling"
+    web_port: int = 8099
+
+
+app = create_app(CeilingSettings(), ServiceMetrics())
 
 
 @app.page("/create-order")
-class NoOp(View):
+class NoOp(ApiView):
     async def post(self, request: Request) -> Response:
         await request.read()  # the same body as a real create, read as a real view must
         return self.json({"status": "ok"}, status=201)
 
 
 @app.page("/ready")
-class Ready(View):
+class Ready(ApiView):
     async def get(self, request: Request) -> Response:
         return self.json({"status": "ready"})

@@ -12,11 +12,11 @@ import time
 from collections.abc import Iterator
 
 from app.settings import CartSettings
-from app.topics import ORDER_EVENTS, changelog_topic
 from bench.kafka_io import LagProbe, produce_all
-from bench.platform import Platform
+from bench.run import BenchRun
 from bench.sizes import Sizes
-from bench.wire import Record, Templates, fill
+from bench.wire import Record, Templates, bench_order_id, fill
+from infra.topics import ORDER_EVENTS, changelog_topic
 
 logger = logging.getLogger(__name__)
 
@@ -24,14 +24,14 @@ CART_CHANGELOG = changelog_topic(CartSettings.model_fields["app_id"].default).na
 
 
 def order_ids(sizes: Sizes) -> list[str]:
-    return [f"bench-order-{n:07d}" for n in range(sizes.orders)]
+    return [bench_order_id("bench", n) for n in range(sizes.orders)]
 
 
-async def ensure_events(platform: Platform, sizes: Sizes) -> list[str]:
+async def ensure_events(platform: BenchRun, sizes: Sizes) -> list[str]:
     """The preloaded orderIds; their events are produced on the first call."""
     ids = order_ids(sizes)
     if "events" not in platform.shared:
-        templates = Templates()
+        templates = Templates(platform.events)
         versions = range(1, sizes.events_per_order + 1)
         started = time.monotonic()
         count = await produce_all(
@@ -44,7 +44,7 @@ async def ensure_events(platform: Platform, sizes: Sizes) -> list[str]:
     return ids
 
 
-async def ensure_cart_rows(platform: Platform, sizes: Sizes) -> list[str]:
+async def ensure_cart_rows(platform: BenchRun, sizes: Sizes) -> list[str]:
     """The same orders as rows of the cart's table, written to its changelog.
 
     Creating them through HTTP would take longer than the whole run; a
@@ -53,14 +53,14 @@ async def ensure_cart_rows(platform: Platform, sizes: Sizes) -> list[str]:
     """
     ids = order_ids(sizes)
     if "cart_rows" not in platform.shared:
-        row = Templates().cart_rows[sizes.events_per_order]
+        row = Templates(platform.events).cart_rows[sizes.events_per_order]
         records: Iterator[Record] = ((each.encode(), fill(row, each), []) for each in ids)
         await produce_all(platform.bootstrap_servers, CART_CHANGELOG, records)
         platform.shared["cart_rows"] = True
     return ids
 
 
-async def wait_caught_up(platform: Platform, timeout: float = 300) -> float:
+async def wait_caught_up(platform: BenchRun, timeout: float = 300) -> float:
     """Wait until the order service's group has committed every record of ``order-events``.
 
     Returns the monotonic time lag 0 was first seen (polled every 100 ms).

@@ -9,9 +9,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.kafka_metadata import topic_partitions
 from bench.loadgen import open_loop
 from bench.wire import Record
+from infra.kafka_metadata import topic_partitions
 
 
 async def produce_all(bootstrap_servers: str, topic: str, records: Iterable[Record]) -> int:

@@ -13,8 +13,8 @@ import time
 
 from bench.dataset import ensure_cart_rows, ensure_events, wait_caught_up
 from bench.loadgen import JSON, create_body, http_session
-from bench.platform import Platform, wait_ready
 from bench.procstat import rss_mb
+from bench.run import BenchRun, wait_ready
 from bench.sizes import Sizes
 from bench.stats import Figure, Target
 
@@ -23,7 +23,7 @@ LIMIT_MB = 250
 DUPLICATE_CHECK = 20
 
 
-async def run(platform: Platform, sizes: Sizes) -> list[Figure]:
+async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
     idle: dict[str, float] = platform.shared["idle_rss"]  # type: ignore[assignment]
     await ensure_events(platform, sizes)
     await wait_caught_up(platform)

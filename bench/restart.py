@@ -10,14 +10,14 @@ import time
 
 from bench.dataset import ensure_events, wait_caught_up
 from bench.loadgen import count_found, http_session
-from bench.platform import Platform, wait_ready
+from bench.run import BenchRun, wait_ready
 from bench.sizes import Sizes
 from bench.stats import Figure, Target
 
 NAME = "restart"
 
 
-async def run(platform: Platform, sizes: Sizes) -> list[Figure]:
+async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
     ids = await ensure_events(platform, sizes)
     await wait_caught_up(platform)
     service = platform.orders

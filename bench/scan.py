@@ -16,24 +16,24 @@ import aiohttp
 
 from bench.kafka_io import produce_all, read_all
 from bench.loadgen import http_session
-from bench.platform import Platform
 from bench.procstat import PeakRss
+from bench.run import BenchRun
 from bench.sizes import Sizes
 from bench.stats import Figure, Metrics, Target, column
-from bench.wire import Templates
+from bench.wire import Templates, bench_order_id
 from models.codec import loads
 
 NAME = "scan"
 TOPIC = "bench-scan"
 
 
-async def _preload(platform: Platform, sizes: Sizes) -> None:
+async def _preload(platform: BenchRun, sizes: Sizes) -> None:
     if platform.shared.get(TOPIC):
         return
     await platform.create_topic(TOPIC)
-    templates = Templates()
+    templates = Templates(platform.events)
     records = (
-        templates.event(f"scan-{n % sizes.scan_ids:07d}", 1 if n < sizes.scan_ids else 2)
+        templates.event(bench_order_id("scan", n % sizes.scan_ids), 1 if n < sizes.scan_ids else 2)
         for n in range(sizes.scan_records)
     )
     await produce_all(platform.bootstrap_servers, TOPIC, records)
@@ -56,7 +56,7 @@ async def _slowest_answer(http: aiohttp.ClientSession, url: str, done: asyncio.E
     return slowest
 
 
-async def _scan(http: aiohttp.ClientSession, platform: Platform, sizes: Sizes) -> Metrics:
+async def _scan(http: aiohttp.ClientSession, platform: BenchRun, sizes: Sizes) -> Metrics:
     assert platform.orders.pid is not None
     base_url = platform.orders.base_url
     done = asyncio.Event()
@@ -80,13 +80,15 @@ async def _scan(http: aiohttp.ClientSession, platform: Platform, sizes: Sizes) -
     }
 
 
-async def run(platform: Platform, sizes: Sizes) -> list[Figure]:
+async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
     await _preload(platform, sizes)
     ours: list[Metrics] = []
     base: list[Metrics] = []
     async with http_session() as http:
         for _ in range(sizes.reps):
-            records, seconds = await read_all(platform.bootstrap_servers, TOPIC, loads)
+            records, seconds = await read_all(
+                platform.bootstrap_servers, TOPIC, platform.events.decode_cached
+            )
             base.append({"rate": records / seconds})
             ours.append(await _scan(http, platform, sizes))
     statuses = [int(rep["status"]) for rep in ours]

@@ -15,6 +15,8 @@ class Sizes:
     throughput_seconds: float = 15
     warmup_seconds: float = 3
     latency_rate: float = 300
+    #: The open-loop rate reported beside it (no target).
+    high_latency_rate: float = 1000
     latency_seconds: float = 10
     #: Preloaded orders on ``order-events``, and events of each, 1 or 2 (issue:
     #: 200,000 events; the projection reads all of them in each repetition at

@@ -12,14 +12,14 @@ from local_kafka.fetch import FetchError, ensure_libs, kafka_version
 from local_kafka.jvm import run_tool
 from local_kafka.probe import free_port
 from local_kafka.process import ServiceError
-from local_kafka.registry import RegistryError, SchemaRegistry
+from local_kafka.registry import RegistryProcessError, SchemaRegistry
 
 __all__ = [
     "APICURIO_VERSION",
     "BrokerError",
     "FetchError",
     "KafkaBroker",
-    "RegistryError",
+    "RegistryProcessError",
     "SchemaRegistry",
     "ServiceError",
     "ensure_libs",

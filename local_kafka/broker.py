@@ -1,10 +1,12 @@
-"""A real single-node Kafka broker (KRaft, broker+controller in one JVM) as a child."""
+"""A real Kafka broker (KRaft, broker+controller in one JVM) as a child: alone, or a node
+of a :class:`~local_kafka.cluster.KafkaCluster`."""
 
 from __future__ import annotations
 
 import logging
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from local_kafka.fetch import PACKAGE_DIR, ensure_libs, kafka_version
@@ -28,6 +30,19 @@ class BrokerError(ServiceError):
     """The broker could not start, or was used in a state that does not allow it."""
 
 
+@dataclass(frozen=True)
+class Quorum:
+    """What a node knows of its cluster: the voters, the replication of internal
+    topics, and the cluster id a first start formats its storage with."""
+
+    #: ``<node id>@<host>:<controller port>,…``; empty: this node alone.
+    voters: str = ""
+    replication_factor: int = 1
+    min_isr: int = 1
+    cluster_id: str | None = None
+    size: int = 1
+
+
 class KafkaBroker(LocalService):
     """A Kafka broker listening on ``127.0.0.1`` with all its state under ``data_dir``.
 
@@ -48,14 +63,19 @@ class KafkaBroker(LocalService):
         controller_port: int = 0,
         *,
         log_to_terminal: bool = False,
+        node_id: int = 1,
+        quorum: Quorum = Quorum(),
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port(HOST)
         self.controller_port = controller_port or free_port(HOST)
+        self.node_id = node_id
+        self.quorum = quorum
         self.bootstrap_servers = f"{HOST}:{self.port}"
         self.log_path = self.data_dir / "broker.log"
         self._log_to_terminal = log_to_terminal
         self._process = ManagedProcess("Kafka", self.bootstrap_servers, BrokerError)
+        self._cluster_id: str | None = None
 
     @property
     def is_running(self) -> bool:
@@ -69,16 +89,26 @@ class KafkaBroker(LocalService):
         :class:`BrokerError`, quoting the end of ``broker.log``, if the JVM exits or
         is not ready within ``timeout`` seconds; the JVM is then killed.
         """
+        started = time.monotonic()
+        self.launch()
+        self.wait_ready(started + timeout)
+
+    def launch(self) -> None:
+        """Format the storage (first start only) and start the JVM; do not wait for it.
+
+        The nodes of a cluster are all launched before any is waited for: a
+        node serves only once a majority of the controllers has elected a leader.
+        """
         self._process.refuse_if_running()
         for port in (self.port, self.controller_port):
             if port_in_use(HOST, port):
                 raise BrokerError(f"{HOST}:{port} is taken (another Kafka still running?)")
         ensure_libs()
-        started = time.monotonic()
+        self._started = time.monotonic()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
         try:
-            cluster_id = format_once(self.data_dir / "logs", config)
+            self._cluster_id = format_once(self.data_dir / "logs", config, self.quorum.cluster_id)
         except subprocess.CalledProcessError as exc:
             output = f"{exc.stdout}{exc.stderr}".strip()
             raise BrokerError(f"Formatting {self.data_dir / 'logs'} failed:\n{output}") from exc
@@ -95,12 +125,16 @@ class KafkaBroker(LocalService):
             output=None if self._log_to_terminal else broker_out,
             logs=(self.log_path, broker_out),
         )
-        self._process.wait_until(lambda: self._answers(cluster_id), started + timeout)
+
+    def wait_ready(self, deadline: float) -> None:
+        """Return once the broker answers as a member of its whole cluster (see :meth:`start`)."""
+        self._process.wait_until(self._answers, deadline)
         logger.info(
-            "Kafka %s (pid %d) started in %.1fs on %s, data in %s",
+            "Kafka %s node %d (pid %d) started in %.1fs on %s, data in %s",
             kafka_version(),
+            self.node_id,
             self._process.pid,
-            time.monotonic() - started,
+            time.monotonic() - self._started,
             self.bootstrap_servers,
             self.data_dir,
         )
@@ -110,15 +144,19 @@ class KafkaBroker(LocalService):
         config = self.data_dir / "server.properties"
         config.write_text(
             CONFIG_TEMPLATE.read_text().format(
+                node_id=self.node_id,
                 port=self.port,
                 controller_port=self.controller_port,
+                voters=self.quorum.voters or f"{self.node_id}@{HOST}:{self.controller_port}",
                 data_dir=self.data_dir,
+                replication_factor=self.quorum.replication_factor,
+                min_isr=self.quorum.min_isr,
             )
         )
         return config
 
-    def _answers(self, cluster_id: str) -> bool:
-        """True once a Metadata request shows the broker unfenced, with a controller.
+    def _answers(self) -> bool:
+        """True once a Metadata request shows every broker of the cluster, and a controller.
 
         Checking the cluster id makes sure the answer comes from this broker, not
         from another process that took the port.
@@ -131,4 +169,8 @@ class KafkaBroker(LocalService):
             info = fetch_cluster_info(HOST, self.port, timeout=1.0)
         except OSError:
             return False
-        return info.cluster_id == cluster_id and bool(info.broker_ids) and info.controller_id >= 0
+        return (
+            info.cluster_id == self._cluster_id
+            and len(info.broker_ids) >= self.quorum.size
+            and info.controller_id >= 0
+        )

@@ -8,9 +8,13 @@ really answers, and quote the end of its log when it does not.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import logging
+import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,19 +24,50 @@ from typing import IO, Self
 logger = logging.getLogger(__name__)
 
 _TAIL_LINES = 40
+_PR_SET_PDEATHSIG = 1
+# Looked up now, not in the child between fork and exec, where only the call is safe.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def ends_with_parent() -> Callable[[], None] | None:
+    """What ``Popen(preexec_fn=...)`` runs so the child gets SIGTERM when we die.
+
+    A launcher killed hard (a closed terminal, SIGKILL of its process group)
+    must not leave its JVMs and workers holding the ports and the data for
+    the next start; SIGTERM lets each shut down cleanly.  Linux only, and
+    only from the main thread: the kernel signals the child when the thread
+    that started it ends, and a worker thread may end long before we do.
+    """
+    if _prctl is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return _die_with_parent
+
+
+def _die_with_parent() -> None:
+    assert _prctl is not None
+    parent = os.getppid()
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the call: nobody would signal us
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class ServiceError(RuntimeError):
     """A local service could not start, or was used in a state that does not allow it."""
 
 
+def ask_to_stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, without waiting."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        # A paused (SIGSTOPped) process only acts on SIGTERM once it is continued.
+        process.send_signal(signal.SIGCONT)
+
+
 def terminate(process: subprocess.Popen[bytes], name: str, timeout: float) -> None:
     """SIGTERM and wait; SIGKILL if ``process`` is still there after ``timeout`` s."""
     if process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM)
-    # A paused (SIGSTOPped) process only acts on SIGTERM once it is continued.
-    process.send_signal(signal.SIGCONT)
+    ask_to_stop(process)
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -97,6 +132,7 @@ class ManagedProcess:
             stdout=self._output,
             stderr=self._output,
             start_new_session=True,
+            preexec_fn=ends_with_parent(),
         )
         # Safety net for code paths that never reach stop() (an exception in a test
         # session, a script that forgets): stop the child when the interpreter exits.
@@ -135,6 +171,10 @@ class ManagedProcess:
         logger.info("%s on %s stopped", self.name, self.address)
         self._forget_process()
 
+    def ask_to_stop(self) -> None:
+        if self._process is not None:
+            ask_to_stop(self._process)
+
     def kill(self) -> None:
         """SIGKILL the child, as in a crash."""
         process = self._process
@@ -172,7 +212,33 @@ class ManagedProcess:
         atexit.unregister(self.stop)
 
 
-class LocalService:
+class Lifecycle:
+    """``start`` and ``stop``; as a context manager, it also stops what a failed start left."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LocalService(Lifecycle):
     """The lifecycle both local JVM services share; subclasses define :meth:`start`.
 
     They keep their :class:`ManagedProcess` in ``_process``.
@@ -185,9 +251,18 @@ class LocalService:
     def start(self, timeout: float = START_TIMEOUT) -> None:
         raise NotImplementedError
 
+    @property
+    def pid(self) -> int | None:
+        """The JVM's process id while it runs."""
+        return self._process.pid if self._process.is_running else None
+
     def stop(self, timeout: float = 30) -> None:
         """Stop cleanly (SIGTERM), SIGKILL after ``timeout`` seconds; idempotent."""
         self._process.stop(timeout)
+
+    def ask_to_stop(self) -> None:
+        """SIGTERM, without waiting (:meth:`stop` waits)."""
+        self._process.ask_to_stop()
 
     def kill(self) -> None:
         """SIGKILL, as in a crash."""
@@ -205,15 +280,3 @@ class LocalService:
         """Stop (if running) and start again on the same ports with the same data."""
         self.stop()
         self.start(self.START_TIMEOUT)
-
-    def __enter__(self) -> Self:
-        self.start(self.START_TIMEOUT)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -32,7 +32,7 @@ _LOG_FORMAT = "%d{yyyy-MM-dd HH:mm:ss,SSS} %-5p [%c{3.}] (%t) %s%e%n"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class RegistryError(ServiceError):
+class RegistryProcessError(ServiceError):
     """The registry could not start, or was used in a state that does not allow it."""
 
 
@@ -77,7 +77,7 @@ class SchemaRegistry(LocalService):
         self.management_port = management_port or free_port(HOST)
         self.persistent = persistent
         self.log_path = self.data_dir / "registry.log"
-        self._process = ManagedProcess("Schema registry", self.url, RegistryError)
+        self._process = ManagedProcess("Schema registry", self.url, RegistryProcessError)
 
     @property
     def url(self) -> str:
@@ -93,12 +93,14 @@ class SchemaRegistry(LocalService):
         """Start the registry and return once ``GET {url}/subjects`` answers a JSON list.
 
         Fetches the distribution first if needed (not counted in ``timeout``). Raises
-        :class:`RegistryError`, quoting the end of ``registry.log``, if the JVM exits
+        :class:`RegistryProcessError`, quoting the end of ``registry.log``, if the JVM exits
         or is not ready within ``timeout`` seconds; the JVM is then killed.
         """
         self._process.refuse_if_running()
         if port_in_use(HOST, self.port):
-            raise RegistryError(f"{HOST}:{self.port} is taken (another registry still running?)")
+            raise RegistryProcessError(
+                f"{HOST}:{self.port} is taken (another registry still running?)"
+            )
         dist = ensure_registry()
         started = time.monotonic()
         self.data_dir.mkdir(parents=True, exist_ok=True)

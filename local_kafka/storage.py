@@ -28,17 +28,18 @@ def cluster_id(log_dir: Path) -> str | None:
     return None
 
 
-def format_once(log_dir: Path, config: Path) -> str:
+def format_once(log_dir: Path, config: Path, wanted_id: str | None = None) -> str:
     """Format ``log_dir`` (the log.dirs of ``config``) unless done; return its cluster id.
 
-    Only a first start formats: meta.properties then keeps the cluster id, so data
-    survives restarts. Raises ``subprocess.CalledProcessError`` (output captured)
-    if Kafka's storage tool fails.
+    Only a first start formats, with ``wanted_id`` (the id the other nodes of a
+    cluster share) or a new one: meta.properties then keeps the cluster id, so
+    data survives restarts. Raises ``subprocess.CalledProcessError`` (output
+    captured) if Kafka's storage tool fails.
     """
     existing = cluster_id(log_dir)
     if existing is not None:
         return existing
-    new_id = _random_cluster_id()
+    new_id = wanted_id or random_cluster_id()
     result = run_tool(
         "kafka.tools.StorageTool",
         ["format", "--cluster-id", new_id, "--config", str(config)],
@@ -48,7 +49,7 @@ def format_once(log_dir: Path, config: Path) -> str:
     return new_id
 
 
-def _random_cluster_id() -> str:
+def random_cluster_id() -> str:
     """A Kafka textual UUID: URL-safe base64 of 16 random bytes without padding.
 
     Like Kafka's own generator, skip ids starting with "-", which parse as CLI flags.

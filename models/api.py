@@ -1,62 +1,41 @@
-"""The HTTP contract: request and response models (pydantic), apart from the wire.
+"""The HTTP contract: request and response models, apart from the wire records.
 
-Requests are strict: a number given as a string, a float for an integer or a
-boolean for a number is a 400, never silently converted.  Bodies are parsed
-with Decimal numbers (:mod:`models.codec`), so prices arrive exact.
+Typed with the same field rules as the records (:mod:`models.rules`), and
+stricter about the rest: an unknown field is a 400.  Responses are built
+from the records by the explicit mappings here.
 """
 
-from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from models.money import ISO_4217_CURRENCIES, has_cents_precision, to_money
-from models.order import MAX_ITEMS, MAX_QUANTITY
-from models.status import OrderStatus
-from models.wire import IDENTIFIER
+from models.order import Order, OrderItem, items_total
+from models.rules import (
+    MAX_ITEMS,
+    Currency,
+    Identifier,
+    ItemCount,
+    Money,
+    Price,
+    Quantity,
+    Status,
+    Timestamp,
+)
+from models.state import ShippedOrder
 
-Identifier = Annotated[str, Field(pattern=f"^{IDENTIFIER.pattern}$", min_length=1, max_length=64)]
-
-
-def _exact_number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise ValueError("must be a JSON number")
-    return Decimal(value)
-
-
-def _cents(value: Decimal) -> Decimal:
-    if not has_cents_precision(value):
-        raise ValueError("must have at most two decimal places")
-    return to_money(value)
+#: Kafka's own rule for topic names ("." and ".." are refused separately).
+TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
 
 
-def _currency(value: str) -> str:
-    if value not in ISO_4217_CURRENCIES:
-        raise ValueError("must be an ISO-4217 currency code, e.g. USD, EUR, ILS")
-    return value
-
-
-Money = Annotated[
-    Decimal,
-    BeforeValidator(_exact_number),
-    Field(gt=0, le=Decimal("1000000000")),
-    AfterValidator(_cents),
-]
-Currency = Annotated[str, AfterValidator(_currency)]
-
-
-class StrictModel(BaseModel):
+class RequestModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-class OrderItemIn(StrictModel):
-    itemId: Identifier
-    quantity: Annotated[int, Field(gt=0, le=MAX_QUANTITY)]
-    price: Money
+class OrderItemIn(OrderItem):
+    model_config = ConfigDict(extra="forbid")
 
 
-class CreateOrderRequest(StrictModel):
+class CreateOrderRequest(RequestModel):
     """Create an order: ``numItems`` random items, or the given ``items``."""
 
     # The cross-field rules JSON Schema can say; the sums it cannot.
@@ -64,56 +43,88 @@ class CreateOrderRequest(StrictModel):
         json_schema_extra={
             "anyOf": [{"required": ["numItems"]}, {"required": ["items"]}],
             "dependentRequired": {"totalAmount": ["items"]},
+            # What /docs puts in "Try it out": a body that is accepted as it stands.
+            "examples": [{"orderId": "order-1001", "numItems": 3}],
         }
     )
 
     orderId: Identifier
-    numItems: Annotated[int, Field(ge=1, le=MAX_ITEMS)] | None = None
+    numItems: ItemCount | None = None
     customerId: Identifier | None = None
     currency: Currency = "USD"
     items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=MAX_ITEMS)] | None = None
     totalAmount: Money | None = None
 
     @model_validator(mode="after")
-    def _items_or_count(self) -> "CreateOrderRequest":
+    def _items_or_count(self) -> Self:
         if self.items is None:
             if self.numItems is None:
-                raise ValueError("give numItems (1..100) or an explicit items list")
+                raise ValueError(f"give numItems (1..{MAX_ITEMS}) or an explicit items list")
             if self.totalAmount is not None:
                 raise ValueError("totalAmount may only be given with explicit items")
             return self
         if self.numItems is not None and self.numItems != len(self.items):
             raise ValueError("numItems differs from the number of items given")
-        total = sum((item.price * item.quantity for item in self.items), Decimal(0))
+        total = items_total(self.items)
         if self.totalAmount is not None and self.totalAmount != total:
             raise ValueError(f"totalAmount {self.totalAmount} is not the sum of the items, {total}")
         return self
 
 
-class UpdateOrderRequest(StrictModel):
+class UpdateOrderRequest(RequestModel):
     orderId: Identifier
-    # Lax only here: the enum is matched from its string value.
-    status: Annotated[OrderStatus, Field(strict=False)]
+    status: Status
+
+
+class QueryModel(RequestModel):
+    # Other query parameters (cache busters, tracing) are not ours to refuse.
+    model_config = ConfigDict(extra="ignore")
+
+
+class OrderDetailsQuery(QueryModel):
+    orderId: Identifier
+
+
+class TopicScanQuery(QueryModel):
+    topicName: TopicName
+
+    @model_validator(mode="after")
+    def _not_internal(self) -> Self:
+        if self.topicName in {".", ".."}:
+            raise ValueError("is not a valid Kafka topic name")
+        if self.topicName.startswith("__"):
+            raise ValueError(f"{self.topicName} is a Kafka-internal topic")
+        return self
 
 
 class OrderItemOut(BaseModel):
-    itemId: str
-    quantity: int
-    price: Decimal
+    itemId: Identifier
+    quantity: Quantity
+    price: Price
 
 
 class OrderOut(BaseModel):
-    orderId: str
-    customerId: str
-    orderDate: datetime
+    orderId: Identifier
+    customerId: Identifier
+    orderDate: Timestamp
     items: list[OrderItemOut]
-    totalAmount: Decimal
-    currency: str
-    status: OrderStatus
+    totalAmount: Money
+    currency: Currency
+    status: Status
+
+    @classmethod
+    def of(cls, order: Order) -> Self:
+        return cls.model_validate(order.to_wire(), strict=False)
 
 
 class OrderDetailsOut(OrderOut):
-    shippingCost: Decimal
+    shippingCost: Money
+
+    @classmethod
+    def of_row(cls, row: ShippedOrder) -> Self:
+        return cls.model_validate(
+            {**row.order.to_wire(), "shippingCost": row.shippingCost}, strict=False
+        )
 
 
 class TopicScanOut(BaseModel):

@@ -2,7 +2,8 @@
 
 simplejson with ``use_decimal``: amounts are parsed as Decimal (no float
 rounding on the way in) and written as JSON numbers with their two decimals
-(``12.50``, not ``12.5`` or ``"12.50"``).
+(``12.50``, not ``12.5`` or ``"12.50"``); a record is written as its wire
+data (``for_json``).
 """
 
 from typing import Any
@@ -14,7 +15,7 @@ CODEC_NAME = "order-json"
 
 
 def dumps(value: Any) -> bytes:
-    return simplejson.dumps(value, use_decimal=True, separators=(",", ":")).encode()
+    return simplejson.dumps(value, use_decimal=True, for_json=True, separators=(",", ":")).encode()
 
 
 def loads(payload: bytes | str) -> Any:

@@ -4,68 +4,19 @@ A command is complete when it is sent (the random items of a create are
 drawn by the web view), so handling it twice gives the same result.
 """
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Self
+
+from pydantic import model_validator
 
 from models.order import Order
-from models.status import OrderStatus
-from models.wire import (
-    InvalidRecord,
-    WireData,
-    WireRecord,
-    format_timestamp,
-    require,
-    require_enum,
-    require_identifier,
-    require_timestamp,
-)
+from models.rules import BY_VALUE, Identifier, Status, Timestamp
+from models.wire import WireRecord
 
 
 class CommandType(StrEnum):
     CREATE_ORDER = "CreateOrder"
     UPDATE_ORDER_STATUS = "UpdateOrderStatus"
-
-
-class OrderCommand(WireRecord):
-    """``CreateOrder`` carries the new ``order``; ``UpdateOrderStatus`` a ``status``."""
-
-    commandId: str
-    commandType: CommandType
-    orderId: str
-    issuedAt: datetime
-    order: Order | None = None
-    status: OrderStatus | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "commandId": self.commandId,
-            "commandType": self.commandType.value,
-            "orderId": self.orderId,
-            "issuedAt": format_timestamp(self.issuedAt),
-            "order": self.order.to_wire() if self.order else None,
-            "status": self.status.value if self.status else None,
-        }
-
-    @classmethod
-    def from_wire(cls, data: WireData) -> "OrderCommand":
-        command_type = require_enum(data, "commandType", CommandType)
-        order = status = None
-        if command_type is CommandType.CREATE_ORDER:
-            order = Order.from_wire(require(data, "order", dict))
-        else:
-            status = require_enum(data, "status", OrderStatus)
-        command = cls(
-            commandId=require(data, "commandId", str),
-            commandType=command_type,
-            orderId=require_identifier(data, "orderId"),
-            issuedAt=require_timestamp(data, "issuedAt"),
-            order=order,
-            status=status,
-        )
-        if order is not None and order.orderId != command.orderId:
-            raise InvalidRecord("order.orderId: differs from the command's orderId")
-        return command
 
 
 class Outcome(StrEnum):
@@ -79,31 +30,33 @@ class Outcome(StrEnum):
     ILLEGAL_TRANSITION = "illegal_transition"
 
 
+class OrderCommand(WireRecord):
+    """``CreateOrder`` carries the new ``order``; ``UpdateOrderStatus`` a ``status``."""
+
+    commandId: str
+    commandType: Annotated[CommandType, *BY_VALUE]
+    orderId: Identifier
+    issuedAt: Timestamp
+    order: Order | None = None
+    status: Status | None = None
+
+    @model_validator(mode="after")
+    def _what_the_type_needs(self) -> Self:
+        if self.commandType is CommandType.CREATE_ORDER:
+            if self.order is None:
+                raise ValueError("a CreateOrder command carries the order")
+            if self.order.orderId != self.orderId:
+                raise ValueError("order.orderId differs from the command's orderId")
+        elif self.status is None:
+            raise ValueError("an UpdateOrderStatus command carries the status")
+        return self
+
+
 class CommandReply(WireRecord):
     """The agent's answer to one command, correlated by ``commandId``."""
 
     commandId: str
-    outcome: Outcome
+    outcome: Annotated[Outcome, *BY_VALUE]
     detail: str
     order: Order | None = None
     version: int = 0
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "commandId": self.commandId,
-            "outcome": self.outcome.value,
-            "detail": self.detail,
-            "order": self.order.to_wire() if self.order else None,
-            "version": self.version,
-        }
-
-    @classmethod
-    def from_wire(cls, data: WireData) -> "CommandReply":
-        raw_order = data.get("order")
-        return cls(
-            commandId=require(data, "commandId", str),
-            outcome=require_enum(data, "outcome", Outcome),
-            detail=require(data, "detail", str),
-            order=Order.from_wire(raw_order) if isinstance(raw_order, dict) else None,
-            version=require(data, "version", int),
-        )

@@ -1,21 +1,14 @@
 """``OrderEvent``: what happened to an order, with the full order after it."""
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
 
 from models.order import Order
-from models.wire import (
-    InvalidRecord,
-    WireData,
-    WireRecord,
-    format_timestamp,
-    require,
-    require_enum,
-    require_identifier,
-    require_timestamp,
-)
+from models.rules import BY_VALUE, Identifier, Timestamp
+from models.wire import WireRecord
 
 #: Namespace of the event ids derived from command ids (uuid5): handling a
 #: command again after a crash yields the very same event.
@@ -40,39 +33,14 @@ class OrderEvent(WireRecord):
     """
 
     eventId: str
-    eventType: EventType
-    orderId: str
-    version: int
-    occurredAt: datetime
+    eventType: Annotated[EventType, *BY_VALUE]
+    orderId: Identifier
+    version: Annotated[int, Field(ge=1)]
+    occurredAt: Timestamp
     order: Order
 
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "eventId": self.eventId,
-            "eventType": self.eventType.value,
-            "orderId": self.orderId,
-            "version": self.version,
-            "occurredAt": format_timestamp(self.occurredAt),
-            "order": self.order.to_wire(),
-        }
-
-    @classmethod
-    def from_wire(cls, data: WireData) -> "OrderEvent":
-        version = require(data, "version", int)
-        if version < 1:
-            raise InvalidRecord(f"version: must be 1 or more, got {version}")
-        order_id = require_identifier(data, "orderId")
-        try:
-            order = Order.from_wire(require(data, "order", dict))
-        except InvalidRecord as exc:
-            raise InvalidRecord(f"order.{exc}") from None
-        if order.orderId != order_id:
-            raise InvalidRecord("order.orderId: differs from the event's orderId")
-        return cls(
-            eventId=require(data, "eventId", str),
-            eventType=require_enum(data, "eventType", EventType),
-            orderId=order_id,
-            version=version,
-            occurredAt=require_timestamp(data, "occurredAt"),
-            order=order,
-        )
+    @model_validator(mode="after")
+    def _snapshot_of_this_order(self) -> Self:
+        if self.order.orderId != self.orderId:
+            raise ValueError("order.orderId differs from the event's orderId")
+        return self

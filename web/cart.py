@@ -7,24 +7,58 @@ from decimal import Decimal
 import faust
 from faust.web import Request, Response
 
-from app.command_gateway import CommandGateway
-from models.api import CreateOrderRequest, OrderItemIn, UpdateOrderRequest
+from infra.command_gateway import CommandGateway, NotAcknowledged
+from infra.reachability import DependencyUnavailable
+from models.api import CreateOrderRequest, OrderOut, UpdateOrderRequest
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
 from models.money import to_money
 from models.order import Order, OrderItem, items_total
 from models.status import OrderStatus
 from models.wire import utc_now
 from web.http import ApiView, json_response, read_json
-from web.problems import HttpProblem
+from web.openapi import Operation
+from web.problems import (
+    BodyTooLarge,
+    InvalidInput,
+    Rejected,
+    UnsupportedBody,
+    answer_for,
+)
 
-STATUS_OF_OUTCOME = {
-    Outcome.CREATED: 201,
-    Outcome.UPDATED: 200,
-    Outcome.UNCHANGED: 200,
-    Outcome.ALREADY_EXISTS: 409,
-    Outcome.NOT_FOUND: 404,
-    Outcome.ILLEGAL_TRANSITION: 409,
-}
+#: Whatever a write can meet before its command reaches the agent.
+WRITE_FAILURES = (
+    InvalidInput,
+    UnsupportedBody,
+    BodyTooLarge,
+    DependencyUnavailable,
+    NotAcknowledged,
+)
+CREATE_ORDER = Operation(
+    "createOrder",
+    "post",
+    "/create-order",
+    "Create an order",
+    response=OrderOut,
+    causes=(Outcome.CREATED, Outcome.ALREADY_EXISTS, *WRITE_FAILURES),
+    body=CreateOrderRequest,
+    location=True,
+)
+UPDATE_ORDER = Operation(
+    "updateOrderStatus",
+    "put",
+    "/update-order",
+    "Change an order's status",
+    response=OrderOut,
+    causes=(
+        Outcome.UPDATED,
+        Outcome.UNCHANGED,
+        Outcome.NOT_FOUND,
+        Outcome.ILLEGAL_TRANSITION,
+        *WRITE_FAILURES,
+    ),
+    body=UpdateOrderRequest,
+)
+CART_OPERATIONS = (CREATE_ORDER, UPDATE_ORDER)
 
 
 def random_items(count: int, rng: random.Random) -> list[OrderItem]:
@@ -40,10 +74,9 @@ def random_items(count: int, rng: random.Random) -> list[OrderItem]:
 
 def order_from_request(request: CreateOrderRequest, rng: random.Random) -> Order:
     """The complete new order: what the client gave, the rest drawn at random."""
-    given: list[OrderItemIn] | None = request.items
     items = (
-        [OrderItem(itemId=i.itemId, quantity=i.quantity, price=i.price) for i in given]
-        if given is not None
+        [OrderItem(itemId=i.itemId, quantity=i.quantity, price=i.price) for i in request.items]
+        if request.items is not None
         else random_items(request.numItems or 0, rng)
     )
     return Order(
@@ -58,14 +91,14 @@ def order_from_request(request: CreateOrderRequest, rng: random.Random) -> Order
 
 
 def reply_to_response(reply: CommandReply) -> Response:
-    status = STATUS_OF_OUTCOME[reply.outcome]
+    status = answer_for(reply.outcome).status
     if status >= 400:
-        raise HttpProblem(status, reply.detail)
+        raise Rejected(reply.outcome, reply.detail)
     assert reply.order is not None  # every success carries the order
     headers = (
         {"Location": f"/order-details?orderId={reply.order.orderId}"} if status == 201 else None
     )
-    return json_response(reply.order.to_wire(), status=status, headers=headers)
+    return json_response(OrderOut.of(reply.order), status=status, headers=headers)
 
 
 def register_cart_views(app: faust.App, gateway: CommandGateway) -> None:
@@ -80,7 +113,7 @@ def register_cart_views(app: faust.App, gateway: CommandGateway) -> None:
             **fields,
         )
 
-    @app.page("/create-order")
+    @app.page(CREATE_ORDER.path)
     class CreateOrderView(ApiView):
         async def post(self, request: Request) -> Response:
             body = await read_json(request, CreateOrderRequest)
@@ -90,7 +123,7 @@ def register_cart_views(app: faust.App, gateway: CommandGateway) -> None:
             )
             return reply_to_response(reply)
 
-    @app.page("/update-order")
+    @app.page(UPDATE_ORDER.path)
     class UpdateOrderView(ApiView):
         async def put(self, request: Request) -> Response:
             body = await read_json(request, UpdateOrderRequest)

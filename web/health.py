@@ -6,10 +6,33 @@ import faust
 from faust.web import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.metrics import ServiceMetrics
-from app.reachability import Dependencies
-from web.http import ApiView, json_response
-from web.problems import HttpProblem
+from infra.metrics import ServiceMetrics
+from infra.reachability import Dependencies
+from web.http import ApiView
+from web.openapi import Operation
+from web.problems import Answer, NotReady
+
+HEALTH_OPERATIONS = (
+    Operation(
+        "index",
+        "get",
+        "/",
+        "Faust's production index, a bare liveness answer",
+        success=Answer(200, '{"status": "OK"}'),
+    ),
+    Operation("health", "get", "/health", "Liveness", success=Answer(200, "alive")),
+    Operation(
+        "ready",
+        "get",
+        "/ready",
+        "Readiness: Kafka (and the registry) reachable, tables recovered",
+        success=Answer(200, "ready"),
+        causes=(NotReady,),
+    ),
+    Operation(
+        "metrics", "get", "/metrics", "Prometheus metrics", success=Answer(200, "text format")
+    ),
+)
 
 
 class Readiness:
@@ -34,15 +57,15 @@ def register_health_views(app: faust.App, readiness: Readiness, metrics: Service
     @app.page("/health")
     class HealthView(ApiView):
         async def get(self, request: Request) -> Response:
-            return json_response({"status": "ok"})
+            return self.json({"status": "ok"})
 
     @app.page("/ready")
     class ReadyView(ApiView):
         async def get(self, request: Request) -> Response:
             failing = readiness.failing()
             if failing:
-                raise HttpProblem(503, "not ready: " + ", ".join(failing))
-            return json_response({"status": "ready"})
+                raise NotReady("not ready: " + ", ".join(failing))
+            return self.json({"status": "ready"})
 
     @app.page("/metrics")
     class MetricsView(ApiView):

@@ -1,4 +1,4 @@
-"""What every view needs of HTTP: the base view, JSON in with limits, JSON out."""
+"""What every view needs of HTTP: the base view, validated input, modelled output."""
 
 from typing import Any, TypeVar
 
@@ -8,7 +8,7 @@ from faust.web.exceptions import WebError
 from pydantic import BaseModel, ValidationError
 
 from models.codec import dumps, loads
-from web.problems import HttpProblem
+from web.problems import InvalidInput, UnsupportedBody
 
 #: Request bodies above this size are refused with 413 (aiohttp enforces it).
 MAX_BODY_BYTES = 1024 * 1024
@@ -40,37 +40,41 @@ def validated(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise HttpProblem(400, "the request is not valid", errors=field_errors(exc)) from None
+        raise InvalidInput("the request is not valid", field_errors(exc)) from None
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:
     """Parse and validate a JSON body: 415, 413 or 400 on the way."""
     if request.content_type != "application/json":
-        raise HttpProblem(415, "send the body as application/json")
+        raise UnsupportedBody("send the body as application/json")
     body = await request.read()  # 413 past client_max_size
     try:
         data = loads(body)
     except (ValueError, RecursionError) as exc:
-        raise HttpProblem(400, f"malformed JSON: {str(exc)[:120]}") from None
+        raise InvalidInput(f"malformed JSON: {str(exc)[:120]}") from None
     if not isinstance(data, dict):
-        raise HttpProblem(400, "the body must be a JSON object")
+        raise InvalidInput("the body must be a JSON object")
     return validated(model, data)
 
 
-def query_param(request: web.Request, name: str) -> str:
-    values = request.query.getall(name, [])
-    if len(values) != 1:
-        raise HttpProblem(
-            400,
-            f"give exactly one query parameter {name!r}",
-            errors=[{"field": name, "message": "required, exactly once"}],
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query parameters as ``model``: each of its fields given exactly once."""
+    repeated = [name for name in model.model_fields if len(request.query.getall(name, [])) > 1]
+    if repeated:
+        raise InvalidInput(
+            "give each query parameter once",
+            [{"field": name, "message": "given more than once"} for name in repeated],
         )
-    return values[0]
+    return validated(model, dict(request.query))
 
 
 def json_response(
-    payload: Any, *, status: int = 200, headers: dict[str, str] | None = None
+    payload: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
+    """The response body is the response model, written by the platform's JSON codec."""
     return web.Response(
-        status=status, body=dumps(payload), content_type="application/json", headers=headers
+        status=status,
+        body=dumps(payload.model_dump()),
+        content_type="application/json",
+        headers=headers,
     )

@@ -1,6 +1,15 @@
-"""The OpenAPI 3.1 documents of both services, built from the pydantic models."""
+"""The OpenAPI 3.1 document of each service, generated from its operations.
+
+Each views module declares its :class:`Operation` values next to the views
+(the path, the models, the causes it can end with); the documented
+responses come from :data:`web.problems.ANSWERS`, the same table the views
+answer from, and the schemas from the pydantic models.
+"""
 
 import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -8,170 +17,97 @@ from faust.web import Request, Response
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from models.api import (
-    CreateOrderRequest,
-    OrderDetailsOut,
-    OrderOut,
-    Problem,
-    TopicScanOut,
-    UpdateOrderRequest,
-)
+from models.api import Problem
 from web.http import ApiView
+from web.problems import ANSWERS, Answer, Cause
 
 REF = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+    summary: str
+    #: The body of a successful answer.
+    response: type[BaseModel] | None = None
+    #: The outcomes and errors it can end with (their statuses: ``ANSWERS``).
+    causes: tuple[Cause, ...] = ()
+    #: A success no outcome decides (reads).
+    success: Answer | None = None
+    body: type[BaseModel] | None = None
+    #: Every field is a required query parameter.
+    query: type[BaseModel] | None = None
+    #: The header a 201 carries.
+    location: bool = False
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": _ref(Problem)}},
+def _responses(operation: Operation) -> dict[str, Any]:
+    answers = [ANSWERS[cause] for cause in operation.causes]
+    if operation.success is not None:
+        answers.insert(0, operation.success)
+    meanings: dict[int, list[str]] = defaultdict(list)
+    for answer in answers:
+        if answer.meaning not in meanings[answer.status]:
+            meanings[answer.status].append(answer.meaning)
+    meanings[500].append("unexpected error; the errorId is in the service's log")
+    responses: dict[str, Any] = {}
+    for status, texts in sorted(meanings.items()):
+        response: dict[str, Any] = {"description": "; ".join(texts)}
+        if status >= 400:
+            response["content"] = {"application/problem+json": {"schema": _ref(Problem)}}
+        elif operation.response is not None:
+            response["content"] = {"application/json": {"schema": _ref(operation.response)}}
+        if status == 201 and operation.location:
+            response["headers"] = {"Location": {"schema": {"type": "string"}}}
+        responses[str(status)] = response
+    return responses
+
+
+def _parameters(query: type[BaseModel]) -> list[dict[str, Any]]:
+    properties = query.model_json_schema()["properties"]
+    return [
+        {"name": name, "in": "query", "required": True, "schema": properties[name]}
+        for name in query.model_fields
+    ]
+
+
+def _operation(operation: Operation) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "summary": operation.summary,
+        "responses": _responses(operation),
     }
-
-
-def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
-
-
-def _query(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": True,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
-COMMON_ERRORS = {
-    "400": _problem("invalid input"),
-    "503": _problem("Kafka unreachable or state recovering; retry after Retry-After"),
-}
-HEALTH_PATHS: dict[str, Any] = {
-    "/": {
-        "get": {
-            "operationId": "index",
-            "summary": "Faust's production index, a bare liveness answer",
-            "responses": {"200": {"description": '{"status": "OK"}'}},
+    if operation.query is not None:
+        document["parameters"] = _parameters(operation.query)
+    if operation.body is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(operation.body)}},
         }
-    },
-    "/health": {
-        "get": {
-            "operationId": "health",
-            "summary": "Liveness",
-            "responses": {"200": {"description": "alive"}},
-        }
-    },
-    "/ready": {
-        "get": {
-            "operationId": "ready",
-            "summary": "Readiness: Kafka reachable, tables recovered",
-            "responses": {"200": {"description": "ready"}, "503": _problem("not ready")},
-        }
-    },
-    "/metrics": {
-        "get": {
-            "operationId": "metrics",
-            "summary": "Prometheus metrics",
-            "responses": {
-                "200": {
-                    "description": "text exposition format",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                }
-            },
-        }
-    },
-}
+    return document
 
 
-def _write(operation_id: str, summary: str, body: type[BaseModel], success: dict) -> dict[str, Any]:
-    return {
-        "operationId": operation_id,
-        "summary": summary,
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(body)}}},
-        "responses": {
-            **success,
-            **COMMON_ERRORS,
-            "404": _problem("unknown order"),
-            "409": _problem("duplicate orderId or illegal status move"),
-            "413": _problem("body larger than 1 MiB"),
-            "415": _problem("body is not application/json"),
-            "504": _problem("no acknowledgement within the deadline; the change may have happened"),
-        },
-    }
-
-
-def _document(title: str, paths: dict[str, Any], models: list[type[BaseModel]]) -> dict[str, Any]:
+def openapi_document(title: str, operations: Sequence[Operation]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = defaultdict(dict)
+    models: list[type[BaseModel]] = [Problem]
+    for operation in operations:
+        paths[operation.path][operation.method] = _operation(operation)
+        for model in (operation.body, operation.response):
+            if model is not None and model not in models:
+                models.append(model)
     _, schemas = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1.0.0"},
-        "paths": {**paths, **HEALTH_PATHS},
+        "paths": dict(paths),
         "components": {"schemas": schemas["$defs"]},
     }
-
-
-def cart_openapi() -> dict[str, Any]:
-    created = {
-        "201": {
-            **_json(OrderOut, "the order is created and its event is durable"),
-            "headers": {"Location": {"schema": {"type": "string"}}},
-        }
-    }
-    return _document(
-        "Cart service",
-        {
-            "/create-order": {
-                "post": _write("createOrder", "Create an order", CreateOrderRequest, created)
-            },
-            "/update-order": {
-                "put": _write(
-                    "updateOrderStatus",
-                    "Change an order's status",
-                    UpdateOrderRequest,
-                    {"200": _json(OrderOut, "the updated order")},
-                )
-            },
-        },
-        [CreateOrderRequest, UpdateOrderRequest, OrderOut, Problem],
-    )
-
-
-def orders_openapi() -> dict[str, Any]:
-    return _document(
-        "Order service",
-        {
-            "/order-details": {
-                "get": {
-                    "operationId": "getOrderDetails",
-                    "summary": "An order with its shipping cost",
-                    "parameters": [_query("orderId", "the order's id")],
-                    "responses": {
-                        "200": _json(OrderDetailsOut, "the order"),
-                        **COMMON_ERRORS,
-                        "404": _problem("order not known (yet)"),
-                    },
-                }
-            },
-            "/getAllOrderIdsFromTopic": {
-                "get": {
-                    "operationId": "getAllOrderIdsFromTopic",
-                    "summary": "Every orderId ever written to a topic",
-                    "parameters": [_query("topicName", "a Kafka topic name")],
-                    "responses": {
-                        "200": _json(TopicScanOut, "the distinct orderIds"),
-                        **COMMON_ERRORS,
-                        "404": _problem("unknown topic"),
-                        "504": _problem("the scan did not finish within the deadline"),
-                    },
-                }
-            },
-        },
-        [OrderDetailsOut, TopicScanOut, Problem],
-    )
 
 
 def register_openapi_view(app: faust.App, document: dict[str, Any]) -> None:

@@ -1,90 +1,72 @@
 """The order service's HTTP API: order details from the table, topic scans."""
 
-import asyncio
-import logging
-import re
-
 import faust
 from faust.exceptions import SameNode
 from faust.web import Request, Response
 
-from app.reachability import DependencyUnavailable, Reachability
-from app.topic_scan import TopicScanner
-from models.api import TopicScanOut
-from models.state import ShippedOrder
-from models.wire import IDENTIFIER
+from infra.kafka_metadata import UnknownTopic
+from infra.reachability import DependencyUnavailable
+from infra.topic_scan import ScanTimeout, TopicScanner
+from models.api import OrderDetailsOut, OrderDetailsQuery, TopicScanOut, TopicScanQuery
 from web.health import Readiness
-from web.http import ApiView, json_response, query_param
-from web.problems import HttpProblem
+from web.http import ApiView, json_response, read_query
+from web.openapi import Operation
+from web.problems import Answer, InvalidInput, NotReady, UnknownOrder
 
-logger = logging.getLogger(__name__)
-
-#: Kafka's own rule for topic names.
-TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
-LOG_CHUNK = 200
-
-
-def order_details(row: ShippedOrder) -> dict:
-    return {**row.order.to_wire(), "shippingCost": row.shippingCost}
+ORDER_DETAILS = Operation(
+    "getOrderDetails",
+    "get",
+    "/order-details",
+    "An order with its shipping cost",
+    response=OrderDetailsOut,
+    success=Answer(200, "the order with its shippingCost (2% of totalAmount)"),
+    causes=(InvalidInput, UnknownOrder, NotReady),
+    query=OrderDetailsQuery,
+)
+TOPIC_SCAN = Operation(
+    "getAllOrderIdsFromTopic",
+    "get",
+    "/getAllOrderIdsFromTopic",
+    "Every orderId ever written to a topic (also written to the service's log)",
+    response=TopicScanOut,
+    success=Answer(200, "the distinct orderIds, in the order first seen"),
+    causes=(InvalidInput, UnknownTopic, DependencyUnavailable, ScanTimeout),
+    query=TopicScanQuery,
+)
+ORDER_OPERATIONS = (ORDER_DETAILS, TOPIC_SCAN)
 
 
 def register_order_views(
-    app: faust.App,
-    orders_by_id: faust.Table,
-    kafka: Reachability,
-    readiness: Readiness,
-    scanner: TopicScanner,
+    app: faust.App, orders_by_id: faust.Table, readiness: Readiness, scanner: TopicScanner
 ) -> None:
-    @app.page("/order-details")
+    @app.page(ORDER_DETAILS.path)
     class OrderDetailsView(ApiView):
         async def get(self, request: Request) -> Response:
-            order_id = query_param(request, "orderId")
-            if not IDENTIFIER.fullmatch(order_id):
-                raise HttpProblem(400, "orderId must be 1..64 chars of [A-Za-z0-9._:-]")
+            query = read_query(request, OrderDetailsQuery)
             if not readiness.tables_ready():
-                raise HttpProblem(503, "the order table is being recovered; try again shortly")
+                raise NotReady("the order table is being recovered; try again shortly")
             try:
                 # The worker that owns the key's partition answers; maybe us.
-                return await app.router.route_req(orders_by_id.name, order_id, self.web, request)
+                return await app.router.route_req(
+                    orders_by_id.name, query.orderId, self.web, request
+                )
             except SameNode:
                 pass
-            row = orders_by_id.get(order_id)
+            row = orders_by_id.get(query.orderId)
             if row is None:
-                raise HttpProblem(404, f"order {order_id} is not known (yet)")
-            return json_response(order_details(row))
+                raise UnknownOrder(f"order {query.orderId} is not known (yet)")
+            return json_response(OrderDetailsOut.of_row(row))
 
-    @app.page("/getAllOrderIdsFromTopic")
+    @app.page(TOPIC_SCAN.path)
     class TopicOrderIdsView(ApiView):
         async def get(self, request: Request) -> Response:
-            topic = query_param(request, "topicName")
-            if not TOPIC_NAME.fullmatch(topic) or topic in {".", ".."}:
-                raise HttpProblem(400, "topicName is not a valid Kafka topic name")
-            if topic.startswith("__"):
-                raise HttpProblem(400, f"{topic} is a Kafka-internal topic")
-            if not kafka.reachable:
-                raise DependencyUnavailable("Kafka is not reachable")
-            try:
-                scan = await asyncio.wait_for(scanner.scan(topic), scanner.timeout)
-            except TimeoutError:
-                raise HttpProblem(
-                    504, f"the scan of {topic} did not finish in {scanner.timeout:g} s"
-                ) from None
-            # Every id is logged, LOG_CHUNK to a line: a line per id blocked the
-            # service for seconds on a large topic.
-            for start in range(0, len(scan.order_ids), LOG_CHUNK):
-                chunk = scan.order_ids[start : start + LOG_CHUNK]
-                logger.info("topic %s holds orderIds: %s", topic, " ".join(chunk))
-                await asyncio.sleep(0)
-            logger.info(
-                "topic %s: %d distinct orderIds in %d records",
-                topic,
-                len(scan.order_ids),
-                scan.records_scanned,
+            query = read_query(request, TopicScanQuery)
+            scan = await scanner.scan(query.topicName)
+            return json_response(
+                TopicScanOut(
+                    topic=scan.topic,
+                    orderIds=scan.order_ids,
+                    count=len(scan.order_ids),
+                    recordsScanned=scan.records_scanned,
+                )
             )
-            result = TopicScanOut(
-                topic=topic,
-                orderIds=scan.order_ids,
-                count=len(scan.order_ids),
-                recordsScanned=scan.records_scanned,
-            )
-            return json_response(result.model_dump())

@@ -1,25 +1,34 @@
-"""The one error mapping of both services: every failure → RFC 9457 problem+json.
+"""The one table of how a request can end, and the one error mapping.
 
-Views raise; this middleware answers.  Domain and infrastructure errors are
-mapped by type in ``STATUS_OF``; aiohttp's own errors (unknown path, wrong
-verb, body too large) keep their status and get a problem body; anything
-else is a 500 whose error id is also in the log, next to the traceback.
+``ANSWERS`` says, for every outcome of a command and every error a view or
+the layers below it raise, the HTTP status and what it means.  The views'
+responses take their status from it, and the OpenAPI documents
+(:mod:`web.openapi`) take their documented responses from it.
+
+Views raise; :func:`problem_middleware` answers every failure with RFC 9457
+problem+json: errors by type from ``ANSWERS``, aiohttp's own (unknown path,
+wrong verb, body too large) with their status, anything else as a 500 whose
+error id is also in the log, next to the traceback.
 """
 
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 from faust.web.exceptions import WebError
 
-from app.command_gateway import NotAcknowledged
-from app.kafka_metadata import UnknownTopic
-from app.reachability import DependencyUnavailable
-from app.schema_registry import RegistryError
+from infra.command_gateway import NotAcknowledged
+from infra.kafka_metadata import UnknownTopic
+from infra.reachability import DependencyUnavailable
+from infra.schema_registry import RegistryError
+from infra.topic_scan import ScanTimeout
+from models.api import Problem
 from models.codec import dumps
+from models.commands import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +37,7 @@ RETRY_AFTER_SECONDS = "2"
 
 
 class HttpProblem(Exception):
-    """An error a view raises with its HTTP status."""
+    """An error with its HTTP status, as the middleware answers it."""
 
     def __init__(
         self,
@@ -47,32 +56,97 @@ class HttpProblem(Exception):
         self.error_id = error_id
 
 
-#: Exceptions raised below the views and the status each one means.
-STATUS_OF: Mapping[type[Exception], int] = {
-    UnknownTopic: 404,
-    DependencyUnavailable: 503,
-    RegistryError: 503,  # a writer's schema could not be fetched
-    NotAcknowledged: 504,
+class InvalidInput(Exception):
+    """The body or a query parameter breaks the request model."""
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+class UnsupportedBody(Exception):
+    """The body is not ``application/json``."""
+
+
+class BodyTooLarge(Exception):
+    """Stands for aiohttp's 413 in the table: aiohttp refuses the body while reading it."""
+
+
+class UnknownOrder(LookupError):
+    """No order with that id (yet: the order service is eventually consistent)."""
+
+
+class NotReady(Exception):
+    """The tables are still being recovered."""
+
+
+class Rejected(Exception):
+    """The cart agent decided against the command."""
+
+    def __init__(self, outcome: Outcome, detail: str) -> None:
+        super().__init__(detail)
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    meaning: str
+
+
+Cause = Outcome | type[Exception]
+
+#: Every way a request can end: its status and what it means to the client.
+ANSWERS: Mapping[Cause, Answer] = {
+    Outcome.CREATED: Answer(201, "the order is created and its event is durable"),
+    Outcome.UPDATED: Answer(200, "the order with its new status; the event is durable"),
+    Outcome.UNCHANGED: Answer(200, "the order already had that status; nothing was published"),
+    Outcome.ALREADY_EXISTS: Answer(409, "an order with this orderId exists"),
+    Outcome.NOT_FOUND: Answer(404, "there is no order with this orderId"),
+    Outcome.ILLEGAL_TRANSITION: Answer(
+        409, "the status cannot move there (backwards, or out of a final status)"
+    ),
+    InvalidInput: Answer(400, "malformed JSON or invalid fields; `errors` names each field"),
+    UnsupportedBody: Answer(415, "the body is not application/json"),
+    BodyTooLarge: Answer(413, "the body is larger than 1 MiB"),
+    UnknownOrder: Answer(404, "the order is not known (yet)"),
+    UnknownTopic: Answer(404, "there is no topic of that name"),
+    NotReady: Answer(503, "the tables are being recovered; retry after Retry-After"),
+    DependencyUnavailable: Answer(
+        503,
+        "Kafka or the schema registry is unreachable; nothing was done",
+    ),
+    # A writer's schema that could not be fetched.
+    RegistryError: Answer(503, "the schema registry did not answer; retry after Retry-After"),
+    NotAcknowledged: Answer(
+        504, "no acknowledgement within the deadline: the change may or may not have happened"
+    ),
+    ScanTimeout: Answer(504, "the scan did not finish within its deadline"),
 }
 
 
+def answer_for(cause: Cause) -> Answer:
+    return ANSWERS[cause]
+
+
 def problem_response(problem: HttpProblem) -> web.Response:
-    body: dict[str, Any] = {
+    body = Problem(
         # RFC 9457 §4.2.1: "about:blank" = no more semantics than the status.
-        "type": "about:blank",
-        "title": HTTPStatus(problem.status).phrase,
-        "status": problem.status,
-        "detail": problem.detail,
-    }
-    if problem.errors is not None:
-        body["errors"] = problem.errors
-    if problem.error_id is not None:
-        body["errorId"] = problem.error_id
+        type="about:blank",
+        title=HTTPStatus(problem.status).phrase,
+        status=problem.status,
+        detail=problem.detail,
+        errors=problem.errors,
+        errorId=problem.error_id,
+    )
     headers = dict(problem.headers)
     if problem.status in (503, 504):
         headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
     return web.Response(
-        status=problem.status, body=dumps(body), content_type=PROBLEM_TYPE, headers=headers
+        status=problem.status,
+        body=dumps(body.model_dump(exclude_none=True)),
+        content_type=PROBLEM_TYPE,
+        headers=headers,
     )
 
 
@@ -91,14 +165,15 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     except Exception as exc:
         problem = _as_problem(request, exc)
+        # A 503 from /ready is an answer (pollers ask it every moment), not a failure.
+        quiet = problem.status < 500 or isinstance(exc, NotReady)
+    fields = {"method": request.method, "route": request.path, "status": problem.status}
+    if "orderId" in request.query:
+        fields["orderId"] = request.query["orderId"]
     logger.log(
-        logging.INFO if problem.status < 500 else logging.WARNING,
-        "rejected method=%s path=%s status=%d orderId=%s: %s",
-        request.method,
-        request.path,
-        problem.status,
-        request.query.get("orderId", "-"),
-        problem.detail,
+        logging.INFO if quiet else logging.WARNING,
+        "request rejected",
+        extra={**fields, "reason": problem.detail},
     )
     return problem_response(problem)
 
@@ -122,11 +197,18 @@ def _as_problem(request: web.Request, exc: Exception) -> HttpProblem:
             detail = f"{request.method} is not allowed on {request.path}"
             return HttpProblem(405, detail, headers={"Allow": _allowed_methods(request)})
         return HttpProblem(exc.code, str(exc.detail))
-    for kind, status in STATUS_OF.items():
-        if isinstance(exc, kind):
-            return HttpProblem(status, str(exc) or kind.__name__)
+    if isinstance(exc, Rejected):
+        return HttpProblem(answer_for(exc.outcome).status, str(exc))
+    for cause, answer in ANSWERS.items():
+        if isinstance(cause, type) and isinstance(exc, cause):
+            errors = exc.errors if isinstance(exc, InvalidInput) else None
+            return HttpProblem(answer.status, str(exc) or cause.__name__, errors=errors)
     error_id = uuid.uuid4().hex
-    logger.error("%s %s failed, error id %s", request.method, request.path, error_id, exc_info=exc)
+    logger.error(
+        "request failed",
+        extra={"method": request.method, "route": request.path, "errorId": error_id},
+        exc_info=exc,
+    )
     return HttpProblem(
         500, "unexpected error; quote the error id when reporting it", error_id=error_id
     )

@@ -1,24 +1,20 @@
 """Small HTTP and Kafka helpers of the integration tests."""
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from app.schema_registry import SchemaRegistryClient
-from app.topics import ORDER_EVENTS
-from app.value_formats import AvroFormat, JsonFormat, ValueFormat
-from models.avro import ORDER_EVENT
+from infra.topics import events_format
 from models.codec import dumps, loads
 from models.events import OrderEvent
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import Platform
+    from local_kafka.stack import LocalStack
 
 T = TypeVar("T")
 
@@ -39,7 +35,7 @@ async def call(
 
 
 async def create_order(
-    http: aiohttp.ClientSession, platform: "Platform", order_id: str, num_items: int = 1
+    http: aiohttp.ClientSession, platform: "LocalStack", order_id: str, num_items: int = 1
 ) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
     """POST /create-order with ``num_items`` random items: status, body, headers."""
     body = {"orderId": order_id, "numItems": num_items}
@@ -62,23 +58,7 @@ async def eventually(
         await asyncio.sleep(0.1)
 
 
-@contextlib.asynccontextmanager
-async def event_format(registry_url: str | None) -> AsyncIterator[ValueFormat]:
-    """The value format of ``order-events`` as the services write it."""
-    if registry_url is None:
-        yield JsonFormat()
-        return
-    registry = SchemaRegistryClient(registry_url)
-    await registry.start()
-    try:
-        avro = AvroFormat(f"{ORDER_EVENTS.name}-value", ORDER_EVENT, registry)
-        await avro.prepare()  # the services' schema: registering it again gives its id
-        yield avro
-    finally:
-        await registry.stop()
-
-
-async def order_events(platform: "Platform", order_id: str) -> list[OrderEvent]:
+async def order_events(platform: "LocalStack", order_id: str) -> list[OrderEvent]:
     """Every event of one order on ``order-events``, in log order."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=platform.bootstrap_servers,
@@ -100,7 +80,7 @@ async def order_events(platform: "Platform", order_id: str) -> list[OrderEvent]:
                         events.append(record.value)
     finally:
         await consumer.stop()
-    async with event_format(platform.registry_url) as values:
+    async with events_format(platform.registry_url) as values:
         return [OrderEvent.from_wire(await values.decode(value)) for value in events]
 
 

@@ -5,9 +5,9 @@ import copy
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from app.schema_registry import IncompatibleSchema, SchemaRegistryClient
-from app.topics import TopicSpec, create_topics
-from app.value_formats import HEADER, AvroFormat
+from infra.schema_registry import IncompatibleSchema, SchemaRegistryClient
+from infra.topics import TopicSpec, create_topics, events_format
+from infra.value_formats import HEADER, AvroFormat
 from models.avro import ORDER_COMMAND, ORDER_EVENT
 from models.codec import dumps
 from models.events import OrderEvent
@@ -15,7 +15,6 @@ from tests.integration.client import (
     call,
     create_order,
     event,
-    event_format,
     eventually,
     order_events,
     produce,
@@ -89,7 +88,7 @@ async def test_a_reader_on_a_newer_compatible_schema_reads_older_records(
     await newer.prepare()  # accepted: BACKWARD-compatible
 
     (written,) = await order_events(platform, order_id)
-    async with event_format(platform.registry_url) as current:
+    async with events_format(platform.registry_url) as current:
         old_bytes = current.encode(written.to_wire())  # as the cart wrote it
     decoded = await newer.decode(old_bytes)
     assert decoded["channel"] is None
@@ -124,7 +123,7 @@ async def test_an_incompatible_schema_change_is_refused_by_the_registry(registry
 async def test_the_topic_scan_reads_avro_and_json_topics(http, platform, order_id):
     await create_order(http, platform, order_id)
     json_topic = f"json-{order_id}"
-    await create_topics(platform.bootstrap_servers, 1, 1, [TopicSpec(json_topic, "JSON orders")])
+    await create_topics(platform.bootstrap_servers, 1, 1, [TopicSpec(json_topic)])
     await produce(
         platform.bootstrap_servers, [(b"k", dumps(event(f"{order_id}-json", 1)))], json_topic
     )

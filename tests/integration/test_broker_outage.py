@@ -10,15 +10,22 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.integration.client import call, eventually
-from tests.integration.conftest import Platform, running_platform
+from infra.topics import TopicSpec, create_topics
+from local_kafka.stack import LocalStack
+from models.codec import dumps
+from tests.integration.client import call, create_order, eventually, produce
 
 logger = logging.getLogger(__name__)
 
+#: Enough bytes that a scan is still fetching seconds after it starts (the
+#: consumer prefetches: a small topic would be read before Kafka hangs).
+SCAN_RECORDS = 40_000
+SCAN_PADDING = "x" * 4000
+
 
 @pytest.fixture(scope="module")
-def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with running_platform(tmp_path_factory.mktemp("fragile")) as platform:
+def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path_factory.mktemp("fragile")) as platform:
         yield platform
 
 
@@ -40,9 +47,7 @@ async def test_outage_gives_fast_503s_and_the_services_recover_by_themselves(
     http, fragile, order_id, kind, break_kafka, heal_kafka
 ):
     cart, orders = fragile.cart.base_url, fragile.orders.base_url
-    created = await call(
-        http, "POST", f"{cart}/create-order", json={"orderId": order_id, "numItems": 1}
-    )
+    created = await create_order(http, fragile, order_id)
     assert created[0] == 201
     await eventually(
         lambda: call(http, "GET", f"{orders}/order-details?orderId={order_id}"),
@@ -54,14 +59,7 @@ async def test_outage_gives_fast_503s_and_the_services_recover_by_themselves(
         for base in (cart, orders):
             await eventually(lambda b=base: call(http, "GET", f"{b}/ready"), lambda r: r[0] == 503)
 
-        create_time, create = await timed(
-            call(
-                http,
-                "POST",
-                f"{cart}/create-order",
-                json={"orderId": f"{order_id}-x", "numItems": 1},
-            )
-        )
+        create_time, create = await timed(create_order(http, fragile, f"{order_id}-x"))
         update_time, update = await timed(
             call(
                 http, "PUT", f"{cart}/update-order", json={"orderId": order_id, "status": "pending"}
@@ -91,8 +89,7 @@ async def test_outage_gives_fast_503s_and_the_services_recover_by_themselves(
     async def try_create():
         nonlocal attempt
         attempt += 1
-        body = {"orderId": f"{order_id}-after-{attempt}", "numItems": 1}
-        return await call(http, "POST", f"{cart}/create-order", json=body)
+        return await create_order(http, fragile, f"{order_id}-after-{attempt}")
 
     _, recovered, _ = await eventually(try_create, lambda r: r[0] == 201, timeout=30)
     recovery_time = time.monotonic() - healed_at
@@ -124,14 +121,7 @@ async def test_a_request_caught_by_the_outage_is_answered_within_two_seconds(
     """Kafka hangs after the service last saw it: the request must not hang too."""
     await asyncio.to_thread(fragile.broker.pause)
     try:
-        elapsed, (status, problem, headers) = await timed(
-            call(
-                http,
-                "POST",
-                f"{fragile.cart.base_url}/create-order",
-                json={"orderId": order_id, "numItems": 1},
-            )
-        )
+        elapsed, (status, problem, headers) = await timed(create_order(http, fragile, order_id))
     finally:
         await asyncio.to_thread(fragile.broker.resume)
 
@@ -154,9 +144,7 @@ async def test_registry_outage_gives_fast_503s_and_the_cart_recovers(
     await asyncio.to_thread(registry.stop if stop_how == "stopped" else registry.pause)
     try:
         await eventually(lambda: call(http, "GET", f"{cart}/ready"), lambda r: r[0] == 503)
-        elapsed, (status, problem, headers) = await timed(
-            call(http, "POST", f"{cart}/create-order", json={"orderId": order_id, "numItems": 1})
-        )
+        elapsed, (status, problem, headers) = await timed(create_order(http, fragile, order_id))
     finally:
         await asyncio.to_thread(registry.start if stop_how == "stopped" else registry.resume)
 
@@ -166,10 +154,41 @@ async def test_registry_outage_gives_fast_503s_and_the_cart_recovers(
     assert headers["Retry-After"]
     assert elapsed < 2.0
     _, created, _ = await eventually(
-        lambda: call(
-            http, "POST", f"{cart}/create-order", json={"orderId": f"{order_id}-2", "numItems": 1}
-        ),
+        lambda: create_order(http, fragile, f"{order_id}-2"),
         lambda r: r[0] == 201,
         timeout=30,
     )
     assert created["orderId"] == f"{order_id}-2"
+
+
+async def test_a_scan_caught_by_the_outage_ends_within_two_seconds(http, fragile, order_id):
+    """Kafka hangs in the middle of a long scan: the scan ends as the cart's requests do."""
+    topic = f"scan-{order_id}"
+    await create_topics(fragile.bootstrap_servers, 6, 1, [TopicSpec(topic)])
+    records = [
+        (None, dumps({"orderId": f"{order_id}-{n}", "pad": SCAN_PADDING}))
+        for n in range(SCAN_RECORDS)
+    ]
+    await produce(fragile.bootstrap_servers, records, topic=topic)
+    await eventually(
+        lambda: call(http, "GET", f"{fragile.orders.base_url}/ready"), lambda r: r[0] == 200
+    )
+
+    scan = asyncio.ensure_future(
+        call(http, "GET", f"{fragile.orders.base_url}/getAllOrderIdsFromTopic?topicName={topic}")
+    )
+    await asyncio.sleep(0.5)
+    assert not scan.done(), "the scan finished before the outage: make the topic larger"
+    await asyncio.to_thread(fragile.broker.pause)
+    paused_at = time.monotonic()
+    try:
+        status, problem, headers = await scan
+        elapsed = time.monotonic() - paused_at
+    finally:
+        await asyncio.to_thread(fragile.broker.resume)
+
+    logger.info("scan caught by an outage: %d %.3f s after the pause", status, elapsed)
+    assert status in (503, 504)
+    assert problem["status"] == status
+    assert headers["Retry-After"]
+    assert elapsed < 2.0

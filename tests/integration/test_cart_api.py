@@ -5,17 +5,17 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
+from local_kafka.stack import LocalStack
 from tests.integration.client import call, order_events
-from tests.integration.conftest import Platform
 
 JSON = {"Content-Type": "application/json"}
 
 
-async def create(http: aiohttp.ClientSession, platform: Platform, body: dict):
+async def create(http: aiohttp.ClientSession, platform: LocalStack, body: dict):
     return await call(http, "POST", f"{platform.cart.base_url}/create-order", json=body)
 
 
-async def update(http: aiohttp.ClientSession, platform: Platform, order_id: str, status: str):
+async def update(http: aiohttp.ClientSession, platform: LocalStack, order_id: str, status: str):
     body = {"orderId": order_id, "status": status}
     return await call(http, "PUT", f"{platform.cart.base_url}/update-order", json=body)
 

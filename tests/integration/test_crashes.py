@@ -7,69 +7,19 @@ does (same ports, same data), and then checks every acknowledged change.
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
-import aiohttp
 import pytest
 
+from local_kafka.stack import LocalStack
 from tests.integration.client import call, create_order, eventually
-from tests.integration.conftest import Platform, running_platform
+from tests.integration.load import FORWARD, ORDERS, Acknowledged, burst
 
 logger = logging.getLogger(__name__)
 
-FORWARD = ["new", "pending", "confirmed", "shipped", "delivered"]
-ORDERS = 300
-CLIENTS = 32
 
-
-@dataclass
-class Acknowledged:
-    """What the clients were told succeeded: orderId → the furthest status acknowledged."""
-
-    status: dict[str, str] = field(default_factory=dict)
-    refused: int = 0
-
-    def record(self, order_id: str, status: str) -> None:
-        held = self.status.get(order_id)
-        if held is None or FORWARD.index(status) > FORWARD.index(held):
-            self.status[order_id] = status
-
-
-async def burst(http: aiohttp.ClientSession, platform: Platform, prefix: str, acked: Acknowledged):
-    """Create ORDERS orders and move each forward a few times, CLIENTS at a time."""
-    rng = random.Random(prefix)
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for n in range(ORDERS):
-        queue.put_nowait(f"{prefix}-{n:04d}")
-
-    async def attempt(method: str, path: str, body: dict) -> int:
-        try:
-            status, _, _ = await call(http, method, f"{platform.cart.base_url}{path}", json=body)
-            return status
-        except (TimeoutError, aiohttp.ClientError):
-            return 0
-
-    async def client() -> None:
-        while not queue.empty():
-            order_id = queue.get_nowait()
-            if await attempt("POST", "/create-order", {"orderId": order_id, "numItems": 2}) != 201:
-                acked.refused += 1
-                continue
-            acked.record(order_id, "new")
-            for status in sorted(rng.sample(FORWARD[1:], 2), key=FORWARD.index):
-                body = {"orderId": order_id, "status": status}
-                if await attempt("PUT", "/update-order", body) == 200:
-                    acked.record(order_id, status)
-                else:
-                    acked.refused += 1
-
-    await asyncio.gather(*(client() for _ in range(CLIENTS)))
-
-
-def crash_cases() -> list[tuple[str, Callable[[Platform], list]]]:
+def crash_cases() -> list[tuple[str, Callable[[LocalStack], list]]]:
     return [
         ("everything", lambda p: [p.broker, p.cart, p.orders]),
         ("order service", lambda p: [p.orders]),
@@ -78,8 +28,8 @@ def crash_cases() -> list[tuple[str, Callable[[Platform], list]]]:
 
 
 @pytest.fixture
-def crashable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with running_platform(tmp_path_factory.mktemp("crash")) as platform:
+def crashable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path_factory.mktemp("crash")) as platform:
         yield platform
 
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from tests.integration.conftest import Platform
+from local_kafka.stack import LocalStack
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def run_operation(operation: schemathesis.APIOperation, sent: dict[str, int]) ->
 
 
 @pytest.mark.parametrize("service", ["cart", "orders"])
-def test_every_operation_conforms_and_never_fails(platform: Platform, service: str):
+def test_every_operation_conforms_and_never_fails(platform: LocalStack, service: str):
     sent = fuzz(f"{getattr(platform, service).base_url}/openapi.json")
 
     logger.info("fuzzed %s: %s", service, sent)

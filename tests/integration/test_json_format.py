@@ -5,14 +5,14 @@ from collections.abc import Iterator
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from local_kafka.stack import LocalStack
 from models.codec import loads
 from tests.integration.client import call, create_order, eventually, order_events
-from tests.integration.conftest import Platform, running_platform
 
 
 @pytest.fixture(scope="module")
-def json_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with running_platform(tmp_path_factory.mktemp("json"), value_format="json") as platform:
+def json_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path_factory.mktemp("json"), value_format="json") as platform:
         yield platform
 
 

@@ -4,17 +4,17 @@ import re
 
 import pytest
 
+from local_kafka.stack import LocalStack
 from tests.integration.client import call, create_order, eventually
-from tests.integration.conftest import Platform
 
 
-async def create(http, platform: Platform, order_id: str, num_items: int = 2) -> dict:
+async def create(http, platform: LocalStack, order_id: str, num_items: int = 2) -> dict:
     status, order, _ = await create_order(http, platform, order_id, num_items)
     assert status == 201
     return order
 
 
-async def details(http, platform: Platform, order_id: str):
+async def details(http, platform: LocalStack, order_id: str):
     return await call(http, "GET", f"{platform.orders.base_url}/order-details?orderId={order_id}")
 
 

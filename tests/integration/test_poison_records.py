@@ -5,8 +5,9 @@ from collections.abc import Callable
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from infra.topics import events_format
 from models.codec import dumps
-from tests.integration.client import call, create_order, event, event_format, eventually, produce
+from tests.integration.client import call, create_order, event, eventually, produce
 
 
 async def dead_letters(bootstrap_servers: str) -> list:
@@ -39,7 +40,7 @@ def poison(order_id: str, encode: Callable[[dict], bytes]) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("case", list(poison("x", dumps)))
 async def test_a_record_that_cannot_be_used_goes_to_the_dlq_intact(http, platform, order_id, case):
-    async with event_format(platform.registry_url) as values:
+    async with events_format(platform.registry_url) as values:
         value = poison(order_id, values.encode)[case]
     ((partition, offset),) = await produce(platform.bootstrap_servers, [(order_id.encode(), value)])
 
@@ -76,7 +77,7 @@ async def test_a_version_gap_applies_the_snapshot_and_older_versions_are_skipped
 ):
     details = f"{platform.orders.base_url}/order-details?orderId={order_id}"
     key = order_id.encode()
-    async with event_format(platform.registry_url) as values:
+    async with events_format(platform.registry_url) as values:
         encode = values.encode
 
     # Versions 1 and 2 never arrive; 3 carries the whole order.

@@ -3,7 +3,8 @@
 import asyncio
 import shutil
 
-from tests.integration.client import call, create_order, event, event_format, eventually, produce
+from infra.topics import events_format
+from tests.integration.client import call, create_order, event, eventually, produce
 
 
 async def create_orders(http, platform, ids: list[str]) -> None:
@@ -60,7 +61,7 @@ async def test_cart_restart_still_rejects_a_duplicate_order_id(http, platform, o
 async def test_ten_thousand_orders_are_all_back_when_ready_says_so(http, platform, order_id):
     """Given 10,000 orders in the table, a restarted order service is complete at /ready."""
     ids = [f"{order_id}-{n:05d}" for n in range(10_000)]
-    async with event_format(platform.registry_url) as values:
+    async with events_format(platform.registry_url) as values:
         records = [(i.encode(), values.encode(event(i, 1))) for i in ids]
     await produce(platform.bootstrap_servers, records)
     # The machine may be busy: 10,000 events take a few seconds to apply.

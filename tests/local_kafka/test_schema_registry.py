@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from local_kafka import RegistryError, SchemaRegistry
+from local_kafka import RegistryProcessError, SchemaRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -209,7 +209,7 @@ def test_stop_works_while_paused_is_idempotent_and_frees_the_port(
 def test_start_refuses_a_taken_port(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         registry = SchemaRegistry(tmp_path / "registry", port=taken.getsockname()[1])
-        with pytest.raises(RegistryError, match="is taken"):
+        with pytest.raises(RegistryProcessError, match="is taken"):
             registry.start()
     assert not registry.is_running
 
@@ -219,7 +219,7 @@ def test_start_failure_quotes_the_registry_log(tmp_path: Path) -> None:
     with SchemaRegistry(tmp_path / "registry", persistent=True):
         second = SchemaRegistry(tmp_path / "registry", persistent=True)
         with pytest.raises(
-            RegistryError, match=r"exited with code [1-9](.|\n)*registry\.log(.|\n)*in use"
+            RegistryProcessError, match=r"exited with code [1-9](.|\n)*registry\.log(.|\n)*in use"
         ):
             second.start()
         assert not second.is_running

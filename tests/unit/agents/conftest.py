@@ -21,10 +21,10 @@ import pytest
 from agents.cart import register_command_handler
 from agents.projector import register_projector
 from app.factory import orders_table, value_formats
-from app.metrics import ServiceMetrics
 from app.settings import CartSettings, OrdersSettings
-from app.topics import OrderTopics, declare_topics
-from app.value_formats import JsonFormat
+from infra.metrics import ServiceMetrics
+from infra.topics import OrderTopics, declare_topics
+from infra.value_formats import JsonFormat
 from models import codec
 from models.commands import CommandReply, OrderCommand
 from models.events import OrderEvent
@@ -140,7 +140,7 @@ class OrdersHarness:
 async def running_cart(events_sink: SinkWrapper | None = None) -> AsyncIterator[CartHarness]:
     settings = CartSettings(topic_partitions=6)
     app = build_app("cart-test")
-    declared = declare_topics(app, settings, value_formats(settings, None))
+    declared = declare_topics(app, settings.topic_partitions, 1, value_formats(settings, None))
     orders_by_id = orders_table(app, CartOrder, settings)
     metrics = ServiceMetrics()
     events, replies = app.channel(), app.channel()
@@ -176,7 +176,8 @@ async def orders() -> AsyncIterator[OrdersHarness]:
     metrics = ServiceMetrics()
     dead_letters = app.channel()
     sinks = replace(
-        declare_topics(app, settings, value_formats(settings, None)), dead_letters=dead_letters
+        declare_topics(app, settings.topic_partitions, 1, value_formats(settings, None)),
+        dead_letters=dead_letters,
     )
     agent = register_projector(app, sinks, orders_by_id, metrics, JsonFormat())
     async with testing(agent) as tested:

@@ -6,7 +6,7 @@ import pytest
 from faust.types import Message
 
 from agents.projector import Applied, classify, dead_letter_headers, decode_event, project
-from app.value_formats import JsonFormat
+from infra.value_formats import JsonFormat
 from models import codec
 from models.order import Order
 from models.status import OrderStatus

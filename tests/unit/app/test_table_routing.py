@@ -24,7 +24,7 @@ from yarl import URL
 
 from app.factory import orders_table, value_formats
 from app.settings import OrdersSettings
-from app.topics import OrderTopics, declare_topics
+from infra.topics import OrderTopics, declare_topics
 from models import codec
 from models.state import ShippedOrder
 
@@ -82,7 +82,7 @@ async def routing() -> AsyncIterator[Routing]:
         autodiscover=False,
         topic_partitions=PARTITIONS,
     )
-    topics = declare_topics(app, settings, value_formats(settings, None))
+    topics = declare_topics(app, settings.topic_partitions, 1, value_formats(settings, None))
     orders_by_id = orders_table(app, ShippedOrder, settings)
     # The pitfall as a control: a str-keyed table gets the json key serializer.
     app.Table("json_keyed", key_type=str, value_type=ShippedOrder, partitions=PARTITIONS)

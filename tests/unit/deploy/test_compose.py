@@ -17,8 +17,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from app import topic_init, topics
-from app.settings import CartSettings, OrdersSettings, ServiceSettings
+from app import topic_init
+from app.settings import CartSettings, OrdersSettings, ServiceSettings, service_app_ids
+from infra import topics
 from local_kafka.apicurio import APICURIO_VERSION
 from local_kafka.registry import CCOMPAT_PATH
 from tests.unit.deploy.deploy_files import (
@@ -158,7 +159,9 @@ def test_topic_init_command_runs_the_cli(
     monkeypatch.setattr(sys, "argv", ["app.topic_init", *services["topic-init"]["command"][3:]])
     topic_init.main()
     rf = int(topic_init_args(services)["--replication-factor"])
-    assert sorted(t.name for t in created) == sorted(spec.name for spec in topics.ALL_TOPICS)
+    assert sorted(t.name for t in created) == sorted(
+        spec.name for spec in topics.platform_topics(service_app_ids())
+    )
     for topic in created:
         assert topic.replication_factor == rf
         assert topic.topic_configs["min.insync.replicas"] == str(min(2, rf))

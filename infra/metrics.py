@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import faust
 from aiohttp import web
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app.reachability import Dependencies
+from infra.reachability import Dependencies
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -73,7 +74,9 @@ class ServiceMetrics:
         )
 
     def watch(self, app: faust.App, dependencies: Dependencies) -> None:
-        """Also report each dependency's reachability and the app's consumer lag."""
+        """Also report each dependency's reachability, the app's consumer lag, and
+        Faust's own histograms (send, commit, HTTP and rebalance latency)."""
+        app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(self.registry, "faust"))
         reachable = Gauge(
             "dependency_reachable",
             "1 while the dependency answers its probe",

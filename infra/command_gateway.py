@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from mode import Service
 
-from app.kafka_metadata import topic_partitions
-from app.reachability import Dependencies, DependencyUnavailable
+from infra.kafka_metadata import topic_partitions
+from infra.reachability import Dependencies, DependencyLost, DependencyUnavailable
 from models.codec import loads
 from models.commands import CommandReply, OrderCommand
 
@@ -63,22 +63,16 @@ class CommandGateway(Service):
         if not self.listening.is_set():
             raise DependencyUnavailable("not yet listening for replies; nothing was sent")
         reply = self._pending[command.commandId] = asyncio.get_running_loop().create_future()
-        exchange = asyncio.ensure_future(self._exchange(command, reply))
-        outage = asyncio.ensure_future(self.dependencies.wait_any_down())
         try:
-            done, _ = await asyncio.wait(
-                {exchange, outage}, timeout=self.deadline, return_when=asyncio.FIRST_COMPLETED
-            )
+            return await self.dependencies.within(self._exchange(command, reply), self.deadline)
+        except DependencyLost:
+            reason = "a dependency became unreachable"
+        except TimeoutError:
+            reason = "no answer"
+        except KafkaError as exc:  # the send failed; it may still have been written
+            reason = f"Kafka failed the send ({exc!r:.100})"
         finally:
-            exchange.cancel()
-            outage.cancel()
             self._pending.pop(command.commandId, None)
-        reason = "a dependency became unreachable" if outage in done else "no answer"
-        if exchange in done:
-            try:
-                return exchange.result()
-            except KafkaError as exc:  # the send failed; it may still have been written
-                reason = f"Kafka failed the send ({exc!r:.100})"
         raise NotAcknowledged(
             f"{reason} while order {command.orderId} was being processed "
             f"(deadline {self.deadline:g} s); it may or may not have been applied"
@@ -114,7 +108,7 @@ class CommandGateway(Service):
                 await self._start_consumer()
                 break
             except Exception as exc:
-                logger.warning("cannot listen for command replies yet: %r", exc)
+                logger.warning("cannot listen for command replies yet", extra={"error": repr(exc)})
                 await self.sleep(1.0)
         consumer = self._consumer
         assert consumer is not None
@@ -124,10 +118,13 @@ class CommandGateway(Service):
                 reply = CommandReply.from_wire(loads(record.value))
             except (ValueError, TypeError) as exc:  # one bad record must not end listening
                 logger.error(
-                    "unreadable reply partition=%d offset=%d: %r",
-                    record.partition,
-                    record.offset,
-                    exc,
+                    "unreadable reply",
+                    extra={
+                        "topic": record.topic,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                        "error": repr(exc),
+                    },
                 )
                 continue
             waiter = self._pending.get(reply.commandId)

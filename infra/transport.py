@@ -17,7 +17,7 @@ from typing import Any
 
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
-from app.kafka_metadata import wait_for_kafka
+from infra.kafka_metadata import wait_for_kafka
 
 #: How long a starting worker waits for the broker before it gives up.
 STARTUP_WAIT_SECONDS = 120.0

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from app.kafka_metadata import topic_partitions
-from app.schema_registry import SchemaRegistryClient
-from app.value_formats import UndecodableValue, decode_any
+from infra.kafka_metadata import topic_partitions
+from infra.reachability import Dependencies, DependencyLost, DependencyUnavailable
+from infra.schema_registry import SchemaRegistryClient
+from infra.value_formats import UndecodableValue, decode_any
 
 logger = logging.getLogger(__name__)
 
@@ -90,13 +91,57 @@ async def scan_order_ids(
     return TopicScan(topic=topic, order_ids=list(order_ids), records_scanned=scanned)
 
 
+class ScanTimeout(TimeoutError):
+    """The scan did not finish within its deadline."""
+
+
+#: Order ids per log line: a line per id stalled the service for seconds on
+#: a large topic.
+LOG_CHUNK = 200
+
+
 @dataclass(frozen=True)
 class TopicScanner:
-    """Scans on behalf of the web view: where Kafka is, how to decode, how long."""
+    """Scans on behalf of the web view, within a deadline, while Kafka answers.
+
+    A scan is refused at once while Kafka is known to be away, and one that
+    Kafka leaves hanging ends as soon as the probe notices (503 within 2 s),
+    not at the deadline.  Every orderId found is logged.
+    """
 
     bootstrap_servers: str
     registry: SchemaRegistryClient | None
+    #: Kafka's reachability.
+    kafka: Dependencies
     timeout: float
 
     async def scan(self, topic: str) -> TopicScan:
-        return await scan_order_ids(self.bootstrap_servers, topic, self.timeout, self.registry)
+        self.kafka.require()
+        scanning = scan_order_ids(self.bootstrap_servers, topic, self.timeout, self.registry)
+        try:
+            result = await self.kafka.within(scanning, self.timeout)
+        except DependencyLost:
+            raise DependencyUnavailable(
+                f"Kafka became unreachable during the scan of {topic}"
+            ) from None
+        except TimeoutError:
+            raise ScanTimeout(f"the scan of {topic} did not finish in {self.timeout:g} s") from None
+        await log_order_ids(result)
+        return result
+
+
+async def log_order_ids(scan: TopicScan) -> None:
+    for start in range(0, len(scan.order_ids), LOG_CHUNK):
+        logger.info(
+            "topic holds orderIds",
+            extra={"topic": scan.topic, "orderIds": scan.order_ids[start : start + LOG_CHUNK]},
+        )
+        await asyncio.sleep(0)
+    logger.info(
+        "topic scanned",
+        extra={
+            "topic": scan.topic,
+            "count": len(scan.order_ids),
+            "recordsScanned": scan.records_scanned,
+        },
+    )

@@ -6,17 +6,19 @@ tests create the topics from it.  Every key is the raw UTF-8 orderId (the
 replies are keyed by commandId), so each order's records share a partition.
 """
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from app.kafka_metadata import wait_for_kafka
-from app.settings import CartSettings, OrdersSettings, ServiceSettings
-from app.value_formats import ValueFormats
+from infra.kafka_metadata import wait_for_kafka
+from infra.schema_registry import SchemaRegistryClient
+from infra.value_formats import JSON_FORMAT, AvroFormat, ValueFormat, ValueFormats, value_subject
+from models.avro import ORDER_EVENT
 from models.codec import CODEC_NAME
 from models.commands import CommandReply, OrderCommand
 from models.events import OrderEvent
@@ -29,32 +31,22 @@ DAY_MS = 24 * 60 * 60 * 1000
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
-    purpose: str
     config: Mapping[str, str] = field(default_factory=dict)
     #: ``None``: the service's ``topic_partitions`` (co-partitioned topics).
     partitions: int | None = None
 
 
-ORDER_COMMANDS = TopicSpec(
-    "order-commands",
-    "CreateOrder / UpdateOrderStatus commands from the cart's web views to its agent",
-    {"retention.ms": str(7 * DAY_MS)},
-)
-ORDER_EVENTS = TopicSpec(
-    "order-events",
-    "every change of every order (OrderEvent), for all consumers; kept forever",
-    {"retention.ms": "-1"},
-)
-ORDER_EVENTS_DLQ = TopicSpec(
-    "order-events.DLQ",
-    "order-events records the order service could not decode or validate",
-    {"retention.ms": "-1"},
-)
+#: CreateOrder / UpdateOrderStatus commands from the cart's web views to the
+#: cart agent, the single writer of each order's partition.
+ORDER_COMMANDS = TopicSpec("order-commands", {"retention.ms": str(7 * DAY_MS)})
+#: Every change of every order (OrderEvent), for all consumers; kept forever,
+#: so the topic scan finds every orderId ever written.
+ORDER_EVENTS = TopicSpec("order-events", {"retention.ms": "-1"})
+#: Records of order-events the order service could not decode or validate.
+ORDER_EVENTS_DLQ = TopicSpec("order-events.DLQ", {"retention.ms": "-1"})
+#: The cart agent's answer to each command, for the cart worker holding the request.
 COMMAND_REPLIES = TopicSpec(
-    "order-command-replies",
-    "the cart agent's answer to each command, read by the cart's web workers",
-    {"retention.ms": str(60 * 60 * 1000)},
-    partitions=1,
+    "order-command-replies", {"retention.ms": str(60 * 60 * 1000)}, partitions=1
 )
 
 #: The table both services keep, and so the name of its changelog topics.
@@ -68,21 +60,13 @@ def changelog_topic(app_id: str) -> TopicSpec:
     its metadata has arrived crashes (PartitionsMismatch) and drops the event
     in hand; created beforehand, the race is gone.
     """
-    return TopicSpec(
-        f"{app_id}-{ORDERS_TABLE}-changelog",
-        f"{app_id}'s table of orders (Faust changelog): recovery after a restart",
-        {"cleanup.policy": "compact"},
-    )
+    return TopicSpec(f"{app_id}-{ORDERS_TABLE}-changelog", {"cleanup.policy": "compact"})
 
 
-ALL_TOPICS = (
-    ORDER_COMMANDS,
-    ORDER_EVENTS,
-    ORDER_EVENTS_DLQ,
-    COMMAND_REPLIES,
-    changelog_topic(CartSettings.model_fields["app_id"].default),
-    changelog_topic(OrdersSettings.model_fields["app_id"].default),
-)
+def platform_topics(app_ids: Sequence[str]) -> tuple[TopicSpec, ...]:
+    """Every topic of the platform whose services run under ``app_ids``."""
+    order_topics = (ORDER_COMMANDS, ORDER_EVENTS, ORDER_EVENTS_DLQ, COMMAND_REPLIES)
+    return order_topics + tuple(changelog_topic(app_id) for app_id in app_ids)
 
 
 @dataclass(frozen=True)
@@ -98,7 +82,9 @@ class OrderTopics:
     dead_letters: faust.TopicT
 
 
-def declare_topics(app: faust.App, settings: ServiceSettings, formats: ValueFormats) -> OrderTopics:
+def declare_topics(
+    app: faust.App, partitions: int, replication_factor: int, formats: ValueFormats
+) -> OrderTopics:
     """The app's topics; commands and events in the configured value format.
 
     Faust serializes a Record with the Record's own codec even when the topic
@@ -113,8 +99,8 @@ def declare_topics(app: faust.App, settings: ServiceSettings, formats: ValueForm
             value_type=value_type,
             key_serializer="raw",
             value_serializer="raw" if raw else codec_name,
-            partitions=spec.partitions or settings.topic_partitions,
-            replicas=settings.topic_replication_factor,
+            partitions=spec.partitions or partitions,
+            replicas=replication_factor,
         )
 
     return OrderTopics(
@@ -130,7 +116,7 @@ async def create_topics(
     bootstrap_servers: str,
     partitions: int,
     replication_factor: int,
-    specs: Sequence[TopicSpec] = ALL_TOPICS,
+    specs: Sequence[TopicSpec],
     startup_wait: float = 0.0,
 ) -> None:
     """Create the topics that are missing; existing ones are left as they are.
@@ -157,8 +143,25 @@ async def create_topics(
     # The broker answers per topic; the first two fields are name and error code.
     for name, error_code, *_ in response.topic_errors:
         if error_code == 0:
-            logger.info("created topic %s", name)
+            logger.info("topic %s created", name, extra={"topic": name})
         elif error_code == TopicAlreadyExistsError.errno:
-            logger.info("topic %s exists", name)
+            logger.info("topic %s exists", name, extra={"topic": name})
         else:
             raise for_code(error_code)(f"cannot create topic {name}")
+
+
+@contextlib.asynccontextmanager
+async def events_format(registry_url: str | None) -> AsyncIterator[ValueFormat]:
+    """The value format of ``order-events`` as the services write it, for a client of
+    the platform (tests, benchmarks): Avro through ``registry_url``, JSON without one."""
+    if registry_url is None:
+        yield JSON_FORMAT
+        return
+    registry = SchemaRegistryClient(registry_url)
+    await registry.start()
+    try:
+        avro = AvroFormat(value_subject(ORDER_EVENTS.name), ORDER_EVENT, registry)
+        await avro.prepare()  # the services' schema: registering it again gives its id
+        yield avro
+    finally:
+        await registry.stop()

@@ -21,8 +21,8 @@ import faust
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from mode import Service
 
-from app.reachability import DependencyUnavailable
-from app.schema_registry import SchemaRegistryClient, UnknownSchema
+from infra.reachability import DependencyUnavailable
+from infra.schema_registry import SchemaRegistryClient, UnknownSchema
 from models import codec
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,9 @@ class AvroFormat:
 
     async def prepare(self) -> None:
         self.schema_id = await self.registry.register(self.subject, self.schema, COMPATIBILITY)
-        logger.info("schema %s registered with id %d", self.subject, self.schema_id)
+        logger.info(
+            "schema registered", extra={"subject": self.subject, "schemaId": self.schema_id}
+        )
 
     def encode(self, data: Any) -> bytes:
         if self.schema_id is None:
@@ -105,10 +107,15 @@ class AvroFormat:
         """Decode with the writer's schema, fetched from the registry if need be.
 
         Raises :class:`UndecodableValue` for bytes that are not such a value,
-        and lets :class:`~app.schema_registry.RegistryError` through: a
+        and lets :class:`~infra.schema_registry.RegistryError` through: a
         registry that does not answer says nothing about the record.
         """
         return read_avro(payload, await writer_schema(payload, self.registry), self.parsed)
+
+
+def value_subject(topic: str) -> str:
+    """The registry subject of a topic's values (the topic name strategy)."""
+    return f"{topic}-value"
 
 
 def schema_id_of(payload: bytes) -> int:
@@ -179,5 +186,5 @@ class ValueFormats(Service):
                 self.prepared = True
                 return
             except Exception as exc:
-                logger.warning("cannot register the value schemas yet: %r", exc)
+                logger.warning("cannot register the value schemas yet", extra={"error": repr(exc)})
                 await self.sleep(1.0)

@@ -11,6 +11,7 @@ them hang for a client library's timeouts; ``/ready`` reports it.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from aiokafka.client import AIOKafkaClient
 from mode import Service
@@ -18,10 +19,15 @@ from mode import Service
 logger = logging.getLogger(__name__)
 
 Probe = Callable[[], Awaitable[object]]
+T = TypeVar("T")
 
 
 class DependencyUnavailable(Exception):
     """A dependency does not answer: the request was refused before anything was sent."""
+
+
+class DependencyLost(Exception):
+    """A dependency stopped answering while work waited on it."""
 
 
 class Reachability(Service):
@@ -43,7 +49,7 @@ class Reachability(Service):
             await asyncio.wait_for(self.probe(), self.timeout)
             return True
         except Exception as exc:  # any failure means "not answering"; logged on change
-            logger.debug("%s probe failed: %r", self.name, exc)
+            logger.debug("probe failed", extra={"dependency": self.name, "error": repr(exc)})
             return False
 
     @Service.task
@@ -54,10 +60,10 @@ class Reachability(Service):
                 self.reachable = reachable
                 if reachable:
                     self.unreachable.clear()
-                    logger.info("%s is reachable", self.name)
+                    logger.info("dependency reachable", extra={"dependency": self.name})
                 else:
                     self.unreachable.set()
-                    logger.warning("%s is NOT reachable", self.name)
+                    logger.warning("dependency NOT reachable", extra={"dependency": self.name})
             await self.sleep(self.interval)
 
 
@@ -113,7 +119,29 @@ class Dependencies:
         if failing:
             raise DependencyUnavailable(f"{' and '.join(failing)} not reachable; nothing was sent")
 
-    async def wait_any_down(self) -> None:
+    async def within(self, work: Awaitable[T], deadline: float) -> T:
+        """The result of ``work``, unless a dependency goes away first.
+
+        Raises :class:`DependencyLost` as soon as a probe notices an outage and
+        :class:`TimeoutError` after ``deadline`` seconds; ``work`` is cancelled
+        then.  A client library would wait out its own, much longer timeouts.
+        """
+        working = asyncio.ensure_future(work)
+        outage = asyncio.ensure_future(self._any_down())
+        try:
+            done, _ = await asyncio.wait(
+                {working, outage}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            working.cancel()
+            outage.cancel()
+        if working in done:
+            return working.result()
+        if outage in done:
+            raise DependencyLost(f"{' and '.join(self.failing()) or 'a dependency'} went away")
+        raise TimeoutError(f"no result within {deadline:g} s")
+
+    async def _any_down(self) -> None:
         waiters = [asyncio.ensure_future(m.unreachable.wait()) for m in self.monitors]
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -1,8 +1,11 @@
 """A client of a Confluent-compatible schema registry (Confluent, Apicurio ccompat).
 
-Only what the services use: register a subject's schema (after setting its
-compatibility), fetch a schema by id, and answer whether the registry is up.
-Schemas never change once registered, so lookups by id are cached forever.
+Only what the services use: register a subject's schema (setting its
+compatibility only where none is set, so an operator's choice stands), fetch
+a schema by id, and answer whether the registry is up.  Schemas never change
+once registered, so lookups by id are cached forever.  Registering is
+idempotent: the same schema gets its existing id, and two workers starting
+at the same moment both succeed.
 """
 
 import json
@@ -26,7 +29,11 @@ class IncompatibleSchema(RegistryError):
     """The registry refused a schema under its compatibility rule (HTTP 409)."""
 
 
-class UnknownSchema(RegistryError):
+class NotFound(RegistryError):
+    """The registry answered 404."""
+
+
+class UnknownSchema(NotFound):
     """The registry answered: there is no schema with that id (HTTP 404).
 
     Unlike an unreachable registry, this is final: the bytes name no schema.
@@ -53,8 +60,11 @@ class SchemaRegistryClient(Service):
             await self._session.close()
 
     async def register(self, subject: str, schema: dict[str, Any], compatibility: str) -> int:
-        """Set the subject's compatibility, register ``schema`` (idempotent), return its id."""
-        await self._call("PUT", f"/config/{subject}", {"compatibility": compatibility})
+        """Register ``schema`` under ``subject`` (idempotent) and return its id.
+
+        ``compatibility`` is set only if the subject has no level of its own.
+        """
+        await self._default_compatibility(subject, compatibility)
         answer = await self._call(
             "POST",
             f"/subjects/{subject}/versions",
@@ -63,6 +73,18 @@ class SchemaRegistryClient(Service):
         schema_id = int(answer["id"])
         self._by_id[schema_id] = schema
         return schema_id
+
+    async def _default_compatibility(self, subject: str, compatibility: str) -> None:
+        try:
+            await self._call("GET", f"/config/{subject}")
+            return  # a level of its own (Apicurio reports NONE for none: the global rule)
+        except NotFound:
+            pass
+        try:
+            await self._call("PUT", f"/config/{subject}", {"compatibility": compatibility})
+        except IncompatibleSchema:
+            # Apicurio's 409 "rule already exists": another worker set it a moment ago.
+            logger.debug("compatibility set concurrently", extra={"subject": subject})
 
     async def schema(self, schema_id: int) -> dict[str, Any]:
         if schema_id not in self._by_id:
@@ -93,8 +115,9 @@ class SchemaRegistryClient(Service):
                 answer = await response.json(content_type=None)
                 if response.status == 409:
                     raise IncompatibleSchema(f"{path}: {answer}")
-                if response.status == 404 and path.startswith("/schemas/ids/"):
-                    raise UnknownSchema(f"{path}: {answer}")
+                if response.status == 404:
+                    kind = UnknownSchema if path.startswith("/schemas/ids/") else NotFound
+                    raise kind(f"{path}: {answer}")
                 if response.status >= 400:
                     raise RegistryError(f"{method} {path}: {response.status} {answer}")
                 return answer

@@ -55,18 +55,23 @@ async def wait_for_kafka(bootstrap_servers: str, timeout: float) -> None:
         try:
             await client.bootstrap()
             if attempt > 1:
-                logger.info("Kafka at %s answers (attempt %d)", bootstrap_servers, attempt)
+                logger.info(
+                    "Kafka answers",
+                    extra={"bootstrapServers": bootstrap_servers, "attempt": attempt},
+                )
             return
         except KafkaError as exc:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise
             logger.warning(
-                "waiting for Kafka at %s (attempt %d, %.0f s left): %r",
-                bootstrap_servers,
-                attempt,
-                left,
-                exc,
+                "waiting for Kafka",
+                extra={
+                    "bootstrapServers": bootstrap_servers,
+                    "attempt": attempt,
+                    "secondsLeft": round(left),
+                    "error": repr(exc),
+                },
             )
         finally:
             await client.close()

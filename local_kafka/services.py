@@ -1,16 +1,10 @@
-"""Runs the platform locally: Kafka, the registry, the topics, both services.
+"""One service worker process: ``faust -A <module> worker``, configured by environment.
 
-``ServiceProcess`` is the one start/stop contract of a service worker
-process; ``make run`` (``python -m app.launcher``), the integration tests
-and the benchmarks all use it.  Ctrl-C stops the services first (Faust
-commits and flushes on SIGTERM), then Kafka.
+The one start/stop contract of a service process, for the local stack
+(:mod:`local_kafka.stack`) and so for ``make run``, the tests and the benchmarks.
 """
 
-import argparse
-import asyncio
-import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,23 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from app.topics import create_topics
-from local_kafka.broker import KafkaBroker
-from local_kafka.process import terminate
-from local_kafka.registry import SchemaRegistry
-
-logger = logging.getLogger(__name__)
-
-#: The Faust entry module and settings prefix of each service.
-SERVICES = {"cart": ("app.cart", "CART_"), "orders": ("app.orders", "ORDERS_")}
+from local_kafka.process import ends_with_parent, terminate
 
 
 class ServiceProcess:
-    """One ``faust -A <module> worker`` process, configured by environment."""
+    """One ``faust -A <module> worker`` process, configured by environment variables
+    with the service's ``env_prefix``."""
 
     def __init__(
         self,
         name: str,
+        module: str,
+        env_prefix: str,
         *,
         bootstrap_servers: str,
         port: int,
@@ -48,7 +37,8 @@ class ServiceProcess:
     ) -> None:
         """With ``schema_registry_url`` the service writes Avro, else JSON."""
         self.name = name
-        self.module, prefix = SERVICES[name]
+        self.module = module
+        prefix = env_prefix
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.data_dir = data_dir
@@ -71,17 +61,29 @@ class ServiceProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    @property
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> None:
         """Start the worker; its output goes to ``log_path`` or, prefixed, to ours."""
         command = [sys.executable, "-m", "faust", "-A", self.module, "worker", "-l", "info"]
         if self.log_path is not None:
             self._log = self.log_path.open("ab")
             self._process = subprocess.Popen(
-                command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+                command,
+                env=self.env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=ends_with_parent(),
             )
             return
         self._process = subprocess.Popen(
-            command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            command,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=ends_with_parent(),
         )
         output = self._process.stdout
         threading.Thread(target=self._relay_output, args=(output,), daemon=True).start()
@@ -124,69 +126,3 @@ class ServiceProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-
-def run(
-    data_dir: Path, kafka_port: int, registry_port: int, cart_port: int, orders_port: int
-) -> None:
-    broker = KafkaBroker(data_dir / "kafka", port=kafka_port, controller_port=kafka_port + 1)
-    # Persistent, so schema ids in the topics stay resolvable across runs.
-    registry = SchemaRegistry(data_dir / "registry", port=registry_port, persistent=True)
-    services = [
-        ServiceProcess(
-            name,
-            bootstrap_servers=broker.bootstrap_servers,
-            port=port,
-            data_dir=data_dir / "state",
-            schema_registry_url=registry.url,
-        )
-        for name, port in (("cart", cart_port), ("orders", orders_port))
-    ]
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        broker.start()
-        registry.start()
-        asyncio.run(create_topics(broker.bootstrap_servers, partitions=6, replication_factor=1))
-        for service in services:
-            service.start()
-        for service in services:
-            service.wait_ready()
-        logger.info(
-            "ready: cart http://127.0.0.1:%d, orders http://127.0.0.1:%d, Kafka %s, "
-            "schema registry %s (Ctrl-C stops)",
-            cart_port,
-            orders_port,
-            broker.bootstrap_servers,
-            registry.url,
-        )
-        stop.wait()
-    finally:
-        logger.info("stopping the services, then the registry and Kafka")
-        for service in services:
-            service.stop()
-        registry.stop()
-        broker.stop()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Run Kafka, the registry and both services.")
-    parser.add_argument("--data-dir", type=Path, default=Path(".data"))
-    parser.add_argument("--kafka-port", type=int, default=9092)
-    parser.add_argument("--registry-port", type=int, default=8081)
-    parser.add_argument("--cart-port", type=int, default=8000)
-    parser.add_argument("--orders-port", type=int, default=8001)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="[launcher] %(message)s")
-    run(
-        args.data_dir.resolve(),
-        args.kafka_port,
-        args.registry_port,
-        args.cart_port,
-        args.orders_port,
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,133 @@
+"""``make run`` killed hard leaves nothing behind, and the next one starts with the data.
+
+The launcher (``python -m local_kafka.launcher``) runs in a process group of
+its own on free ports, as a terminal would run it; the test SIGKILLs that
+whole group, as closing the terminal does.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local_kafka.probe import free_port, port_in_use
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+
+
+def kafka_port() -> int:
+    """A free port whose next one (the launcher's controller port) is free too."""
+    while True:
+        port = free_port(HOST)
+        if not port_in_use(HOST, port + 1):
+            return port
+
+
+class Launcher:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.kafka = kafka_port()
+        self.registry, self.cart, self.orders = (free_port(HOST) for _ in range(3))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.kafka, self.kafka + 1, self.registry, self.cart, self.orders]
+
+    def start(self) -> None:
+        log = (self.data_dir.parent / "launcher.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "local_kafka.launcher"),
+                *("--data-dir", str(self.data_dir), "--kafka-port", str(self.kafka)),
+                *("--registry-port", str(self.registry), "--cart-port", str(self.cart)),
+                *("--orders-port", str(self.orders)),
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for port in (self.cart, self.orders):
+            wait_until(lambda p=port: answers(f"http://{HOST}:{p}/ready") == 200, 180)
+
+    def kill_group(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(90)
+
+
+def answers(url: str, body: dict | None = None) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def wait_until(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s")
+        time.sleep(0.25)
+
+
+def processes_under(folder: Path) -> list[int]:
+    """Processes whose command line names ``folder``: what this test started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if str(folder).encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    running = Launcher(tmp_path / "data")
+    try:
+        yield running
+    finally:
+        running.stop()
+        for pid in processes_under(tmp_path):  # whatever outlived its owner
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_should_leave_nothing_running_when_killed_hard_and_start_again_with_the_data(launcher):
+    launcher.start()
+    order = {"orderId": "kept-across-a-hard-kill", "numItems": 2}
+    assert answers(f"http://{HOST}:{launcher.cart}/create-order", order) == 201
+    details = f"http://{HOST}:{launcher.orders}/order-details?orderId={order['orderId']}"
+    wait_until(lambda: answers(details) == 200, 30)
+
+    launcher.kill_group()
+
+    # Kafka, the registry and both workers end with their owner: every port is free.
+    wait_until(lambda: not any(port_in_use(HOST, port) for port in launcher.ports), 60)
+    assert processes_under(launcher.data_dir) == []
+    launcher.start()
+    assert answers(details) == 200
