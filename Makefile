@@ -50,7 +50,7 @@ test: fetch browser
 docker-test:
 	@PYTHONPATH=docker $(PYTHON) -m stackcheck.engine
 	@$(MAKE) --no-print-directory fetch
-	PYTHONPATH=docker $(BIN)/python -m stackcheck $(ARGS)
+	PYTHONPATH=docker:. $(BIN)/python -m stackcheck $(ARGS)
 
 unit: $(INSTALLED)
 	$(BIN)/python -m pytest tests/unit

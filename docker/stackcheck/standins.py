@@ -9,6 +9,7 @@ machine that can pull never builds one. Stand-ins carry the label
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -66,8 +67,13 @@ def provide(images: list[str]) -> dict[str, str]:
     origin = {}
     for image in images:
         label = label_of(image)
-        if label is not None:
-            origin[image] = "stand-in, built before" if label else "in the image store"
+        if label == "":
+            origin[image] = "in the image store"
+        elif label is not None and label == _identity(image):
+            origin[image] = "stand-in, built before"
+        elif label is not None:  # a stand-in from other definitions: build it anew
+            _build(image)
+            origin[image] = "stand-in, rebuilt (its definition changed)"
         elif docker("pull", "--quiet", image, check=False, timeout=600).returncode == 0:
             origin[image] = "pulled"
         elif image in UPSTREAM:
@@ -89,12 +95,25 @@ def _build(image: str) -> None:
         _docker_build(image, context, folder)
 
 
+def _identity(image: str) -> str | None:
+    """The label a stand-in built from today's definitions carries: its folder and a
+    digest of the folder's files, so that a changed definition is noticed."""
+    if image not in UPSTREAM:
+        return None
+    folder = UPSTREAM[image][0]
+    digest = hashlib.sha256()
+    for path in sorted((STANDINS / folder).rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"docker/standins/{folder}@{digest.hexdigest()[:12]}"
+
+
 def _docker_build(image: str, context: Path, folder: str) -> None:
     docker(
         "build",
         "--quiet",
         "--label",
-        f"{LABEL}=docker/standins/{folder}",
+        f"{LABEL}={_identity(image) or 'docker/standins/' + folder}",
         "--tag",
         image,
         str(context),
