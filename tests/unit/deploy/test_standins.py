@@ -1,9 +1,15 @@
 """The local stand-ins for unpullable images keep the interface the compose files use."""
 
 import os
+import re
+import struct
 import subprocess
 import sys
+import zipfile
 
+import pytest
+
+from local_kafka.fetch import CACHE_ROOT, kafka_version
 from tests.unit.deploy.deploy_files import ROOT, VARIANTS, load
 
 # The check's package lives in docker/ (run as PYTHONPATH=docker python -m stackcheck).
@@ -64,3 +70,33 @@ def test_every_image_the_check_starts_can_be_had_without_a_registry() -> None:
     assert used - built_here | {"python:3.11.17-slim-bookworm"} == set(standins.UPSTREAM)
     for folder, _, _ in standins.UPSTREAM.values():
         assert (standins.STANDINS / folder / "Dockerfile").is_file()
+
+
+def test_the_kafka_health_check_sends_a_well_formed_api_versions_request() -> None:
+    """The bytes the compose health check writes with printf: size, ApiVersions (18) v0."""
+    for variant in VARIANTS:
+        for name, service in load(variant).items():
+            if not service["image"].startswith("apache/kafka:"):
+                continue
+            script = service["healthcheck"]["test"][3]
+            (template,) = re.findall(r"printf '([^']*)' >&3", script)
+            request = template.encode().decode("unicode_escape").encode("latin-1")
+            size, api_key, api_version, correlation_id = struct.unpack(">iHHi", request[:12])
+            assert size == len(request) - 4, name
+            assert (api_key, api_version, correlation_id) == (18, 0, 1), name
+            # The reply it expects: correlation id 1, error code 0 (after the size).
+            assert "== 000000010000 ]]" in script
+
+
+def test_every_tool_script_of_the_kafka_stand_in_names_a_class_kafka_has() -> None:
+    libs = CACHE_ROOT / kafka_version() / "libs"
+    if not (libs.parent / "complete").exists():
+        pytest.skip("the Kafka jars are not fetched (make fetch)")
+    classes = set()
+    for jar in libs.glob("kafka*.jar"):
+        with zipfile.ZipFile(jar) as archive:
+            classes |= {n[: -len(".class")].replace("/", ".") for n in archive.namelist()}
+    tool = (ROOT / "docker" / "standins" / "kafka" / "kafka-tool").read_text()
+    named = set(re.findall(r"kafka-run-class\.sh\" ((?:kafka|org)\.[\w.]+)", tool))
+    assert len(named) >= 10
+    assert named <= classes, named - classes
