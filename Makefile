@@ -11,7 +11,7 @@ BROKERS ?= 1
 CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
 
-.PHONY: run test unit lint fetch browser bench kafka-topics kafka-console-consumer clean
+.PHONY: run test unit lint fetch browser bench docker-test kafka-topics kafka-console-consumer clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ browser:
 ## (and the API docs page in headless chromium).
 test: fetch browser
 	$(BIN)/python -m pytest
+
+## Build and drive both compose stacks on a real Docker engine with Compose v2
+## (docker/stackcheck); e.g. ARGS="--stack one". Says so and fails if there is no engine.
+docker-test:
+	@PYTHONPATH=docker $(PYTHON) -m stackcheck.engine
+	@$(MAKE) --no-print-directory fetch
+	PYTHONPATH=docker:. $(BIN)/python -m stackcheck $(ARGS)
 
 unit: $(INSTALLED)
 	$(BIN)/python -m pytest tests/unit

@@ -35,8 +35,12 @@ def load(variant: str) -> Services:
     return project["services"]
 
 
+def dockerfile_text() -> str:
+    return (ROOT / "Dockerfile").read_text()
+
+
 def dockerfile() -> list[tuple[str, str]]:
-    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    text = re.sub(r"\\\n", " ", dockerfile_text())
     lines = [line.strip() for line in text.splitlines()]
     return [
         (line.split()[0].upper(), line.partition(" ")[2].strip())

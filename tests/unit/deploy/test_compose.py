@@ -20,12 +20,15 @@ import pytest
 from app import topic_init
 from app.settings import CartSettings, OrdersSettings, ServiceSettings, service_app_ids
 from infra import topics
+from local_kafka.apicurio import APICURIO_VERSION
+from local_kafka.registry import CCOMPAT_PATH
 from tests.unit.deploy.deploy_files import (
     ROOT,
     VARIANTS,
     Services,
     dockerfile,
     dockerfile_env,
+    dockerfile_text,
     environment,
     instructions,
     load,
@@ -35,6 +38,10 @@ from tests.unit.deploy.deploy_files import (
 #: compose service -> (settings class, Faust entry module)
 APP_SERVICES = {"cart": (CartSettings, "app.cart"), "orders": (OrdersSettings, "app.orders")}
 PREFIXES = tuple(cls.model_config["env_prefix"] for cls, _ in APP_SERVICES.values())
+#: Dependencies a service waits for by itself, so compose need only start them first.
+STARTED_IS_ENOUGH = {("cart", "schema-registry"), ("orders", "schema-registry")}
+#: The port the official Apicurio Registry image serves HTTP on.
+REGISTRY_PORT = 8080
 
 
 def app_image(services: Services) -> str:
@@ -86,8 +93,10 @@ def test_app_services_listen_where_compose_publishes_them(
     assert settings.web_host == name  # other containers reach it by its service name
     assert settings.value_format == "avro"
     registry = urlparse(settings.schema_registry_url)
-    listener = environment(services[str(registry.hostname)])["SCHEMA_REGISTRY_LISTENERS"]
-    assert urlparse(listener).port == registry.port
+    assert services[str(registry.hostname)]["image"].startswith("apicurio/apicurio-registry:")
+    # Apicurio listens on 8080 in its container; its Confluent API is under ccompat.
+    assert (registry.port, registry.path) == (REGISTRY_PORT, CCOMPAT_PATH)
+    assert REGISTRY_PORT in published(services[str(registry.hostname)])
     brokers = {server.rsplit(":", 1)[0] for server in settings.kafka_bootstrap_servers.split(",")}
     assert brokers <= set(services)
 
@@ -178,6 +187,9 @@ def test_dependencies_have_healthchecks(services: Services) -> None:
             assert target in services, f"{name} depends on unknown {target}"
             if how["condition"] == "service_healthy":
                 assert has_healthcheck(services, target), f"{name} waits on {target}'s health"
+            elif how["condition"] == "service_started":
+                # Only where the dependant waits for it itself (the schema registration).
+                assert (name, target) in STARTED_IS_ENOUGH, f"{name} must wait for {target}"
             else:
                 assert how["condition"] == "service_completed_successfully"
                 assert services[target].get("restart") == "no"
@@ -206,7 +218,7 @@ def test_brokers_form_one_quorum(variant: str, size: int) -> None:
 def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
     assert instructions("USER")[-1].split(":")[0] not in ("root", "0")
     (check,) = instructions("HEALTHCHECK")
-    assert "/health" in check
+    assert "/ready" in check  # healthy = ready for requests (what `up --wait` waits for)
     assert "HEALTHCHECK_PORT" in check
     assert shlex.join(json.loads(instructions("CMD")[-1])) == "faust -A app.cart worker -l info"
     # The dependencies are installed before the source is copied (a cached layer).
@@ -214,15 +226,45 @@ def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
     first, second = [i for i, (name, _) in enumerate(steps) if name == "COPY"][:2]
     assert steps[first][1].split()[:-1] == ["setup.cfg", "pyproject.toml"]
     assert any(n == "RUN" and "pip install" in args for n, args in steps[first:second])
-    # RocksDB state: a volume in the image, a named volume per service in compose.
+    # RocksDB state: a named volume per service in compose, and no VOLUME in the
+    # image (it would leave an anonymous volume behind every topic-init run).
     env = dockerfile_env()
-    assert (
-        env["CART_DATA_DIR"] == env["ORDERS_DATA_DIR"] == json.loads(instructions("VOLUME")[0])[0]
-    )
+    assert instructions("VOLUME") == []
     for variant in VARIANTS:
         for name in APP_SERVICES:
             targets = [volume.split(":")[1] for volume in load(variant)[name]["volumes"]]
-            assert targets == [env["CART_DATA_DIR"]]
+            assert targets == [env["CART_DATA_DIR"]] == [env["ORDERS_DATA_DIR"]]
+    assert not any(name == "RUN" and "--system" in args for name, args in steps)
+    assert not dockerfile_text().startswith("# syntax=")
+
+
+def test_the_registry_is_the_one_the_local_run_uses(services: Services) -> None:
+    registry = services["schema-registry"]
+    assert registry["image"] == f"apicurio/apicurio-registry:{APICURIO_VERSION}"
+    env = environment(registry)
+    # Schemas in Kafka (they survive restarts with Kafka's volume), on every broker.
+    assert env["APICURIO_STORAGE_KIND"] == "kafkasql"
+    brokers = {n for n, s in services.items() if s["image"].startswith("apache/kafka:")}
+    assert {b.rsplit(":", 1)[0] for b in env["APICURIO_KAFKASQL_BOOTSTRAP_SERVERS"].split(",")} == (
+        brokers
+    )
+    ui = environment(services["kafka-ui"])["KAFKA_CLUSTERS_0_SCHEMAREGISTRY"]
+    assert ui == f"http://schema-registry:{REGISTRY_PORT}{CCOMPAT_PATH}"
+
+
+#: The paths each upstream image declares as VOLUME (read off the official images).
+IMAGE_VOLUMES = {
+    "apache/kafka": ["/etc/kafka/secrets", "/var/lib/kafka/data", "/mnt/shared/config"],
+}
+
+
+def test_no_service_gets_an_anonymous_volume(services: Services) -> None:
+    """Every path an image declares as a volume is mounted (named volume or tmpfs)."""
+    for name, service in services.items():
+        declared = IMAGE_VOLUMES.get(service["image"].partition(":")[0], [])
+        mounted = [str(v).split(":")[1] for v in service.get("volumes", [])]
+        mounted += service.get("tmpfs", [])
+        assert set(declared) <= set(mounted), f"{name} leaves an anonymous volume"
 
 
 def test_dockerignore_lets_in_exactly_the_installed_packages() -> None:
