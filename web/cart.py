@@ -5,6 +5,7 @@ import uuid
 from decimal import Decimal
 
 import faust
+from aiohttp import web
 from faust.web import Request, Response
 
 from infra.command_gateway import CommandGateway, NotAcknowledged
@@ -17,19 +18,13 @@ from models.status import OrderStatus
 from models.wire import utc_now
 from web.http import ApiView, json_response, read_json
 from web.openapi import Operation
-from web.problems import (
-    BodyTooLarge,
-    InvalidInput,
-    Rejected,
-    UnsupportedBody,
-    answer_for,
-)
+from web.problems import InvalidInput, Rejected, UnsupportedBody, answer_for
 
 #: Whatever a write can meet before its command reaches the agent.
 WRITE_FAILURES = (
     InvalidInput,
     UnsupportedBody,
-    BodyTooLarge,
+    web.HTTPRequestEntityTooLarge,
     DependencyUnavailable,
     NotAcknowledged,
 )

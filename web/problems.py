@@ -68,10 +68,6 @@ class UnsupportedBody(Exception):
     """The body is not ``application/json``."""
 
 
-class BodyTooLarge(Exception):
-    """Stands for aiohttp's 413 in the table: aiohttp refuses the body while reading it."""
-
-
 class UnknownOrder(LookupError):
     """No order with that id (yet: the order service is eventually consistent)."""
 
@@ -108,7 +104,8 @@ ANSWERS: Mapping[Cause, Answer] = {
     ),
     InvalidInput: Answer(400, "malformed JSON or invalid fields; `errors` names each field"),
     UnsupportedBody: Answer(415, "the body is not application/json"),
-    BodyTooLarge: Answer(413, "the body is larger than 1 MiB"),
+    # aiohttp refuses such a body while reading it.
+    web.HTTPRequestEntityTooLarge: Answer(413, "the body is larger than 1 MiB"),
     UnknownOrder: Answer(404, "the order is not known (yet)"),
     UnknownTopic: Answer(404, "there is no topic of that name"),
     NotReady: Answer(503, "the tables are being recovered; retry after Retry-After"),
