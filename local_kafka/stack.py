@@ -8,7 +8,6 @@ the integration tests and the benchmarks all run the platform through
 """
 
 import asyncio
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -21,8 +20,6 @@ from local_kafka.probe import free_port
 from local_kafka.process import Lifecycle
 from local_kafka.registry import SchemaRegistry
 from local_kafka.services import ServiceProcess
-
-logger = logging.getLogger(__name__)
 
 PARTITIONS = 6
 #: The Faust entry module and settings prefix of each service.
