@@ -122,7 +122,8 @@ async def test_two_brokers_down_refuse_writes_fast_and_reads_go_on(http, cluster
 
     logger.info("two brokers down: create %d in %.3f s: %s", status, elapsed, problem["detail"])
     assert status == 503
-    assert "Kafka writes" in problem["detail"]
+    # The write probe, and often the metadata probe too (the node it asked is gone).
+    assert "Kafka" in problem["detail"]
     assert headers["Retry-After"]
     assert elapsed < 2.0
     assert details[0] == 200  # reads are local state
