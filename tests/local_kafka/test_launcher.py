@@ -38,7 +38,14 @@ class Launcher:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.kafka = kafka_port()
-        self.registry, self.cart, self.orders = (free_port(HOST) for _ in range(3))
+        taken = {self.kafka, self.kafka + 1}
+        others: list[int] = []
+        while len(others) < 3:  # the OS may hand out the controller port as a free one
+            port = free_port(HOST)
+            if port not in taken:
+                taken.add(port)
+                others.append(port)
+        self.registry, self.cart, self.orders = others
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,7 +67,13 @@ class Launcher:
             start_new_session=True,
         )
         for port in (self.cart, self.orders):
-            wait_until(lambda p=port: answers(f"http://{HOST}:{p}/ready") == 200, 180)
+            wait_until(lambda p=port: self.ready(p), 180)
+
+    def ready(self, port: int) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"the launcher exited with {self.process.returncode}")
+        return answers(f"http://{HOST}:{port}/ready") == 200
 
     def kill_group(self) -> None:
         assert self.process is not None
