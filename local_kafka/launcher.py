@@ -36,7 +36,12 @@ def run(stack: LocalStack) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run Kafka, the registry and both services.")
-    parser.add_argument("--data-dir", type=Path, default=Path(".data"))
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="default: .data, or .data/cluster-N with --brokers N (the services' state "
+        "belongs to one Kafka cluster: a table that remembers other offsets will not start)",
+    )
     parser.add_argument("--kafka-port", type=int, default=9092)
     parser.add_argument("--registry-port", type=int, default=8081)
     parser.add_argument("--cart-port", type=int, default=8000)
@@ -55,9 +60,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="[launcher] %(message)s")
+    data_dir = args.data_dir or (
+        Path(".data") if args.brokers == 1 else Path(".data") / f"cluster-{args.brokers}"
+    )
     run(
         LocalStack(
-            args.data_dir.resolve(),
+            data_dir.resolve(),
             kafka_port=args.kafka_port,
             registry_port=args.registry_port,
             cart_port=args.cart_port,
