@@ -114,7 +114,8 @@ class OrderOut(BaseModel):
 
     @classmethod
     def of(cls, order: Order) -> Self:
-        return cls.model_validate(order.to_wire(), strict=False)
+        # From the record's attributes: no round trip through wire data.
+        return cls.model_validate(order, from_attributes=True)
 
 
 class OrderDetailsOut(OrderOut):
@@ -122,8 +123,9 @@ class OrderDetailsOut(OrderOut):
 
     @classmethod
     def of_row(cls, row: ShippedOrder) -> Self:
+        fields = {name: getattr(row.order, name) for name in OrderOut.model_fields}
         return cls.model_validate(
-            {**row.order.to_wire(), "shippingCost": row.shippingCost}, strict=False
+            {**fields, "shippingCost": row.shippingCost}, from_attributes=True
         )
 
 
