@@ -1,6 +1,7 @@
 """Small HTTP and Kafka helpers of the integration tests."""
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -56,6 +57,22 @@ async def eventually(
                 f"condition not met within {timeout} s; last value: {value!r:.500}"
             )
         await asyncio.sleep(0.1)
+
+
+async def create_once_accepted(
+    http: aiohttp.ClientSession, platform: "LocalStack", prefix: str, timeout: float
+) -> dict:
+    """Create orders ``<prefix>-1``, ``<prefix>-2`` … until one gets 201; its body.
+
+    A fresh orderId each time: an attempt answered 504 may still have happened.
+    """
+    attempts = itertools.count(1)
+    _, created, _ = await eventually(
+        lambda: create_order(http, platform, f"{prefix}-{next(attempts)}"),
+        lambda r: r[0] == 201,
+        timeout=timeout,
+    )
+    return created
 
 
 async def order_events(platform: "LocalStack", order_id: str) -> list[OrderEvent]:

@@ -13,7 +13,13 @@ import pytest
 from infra.topics import TopicSpec, create_topics
 from local_kafka.stack import LocalStack
 from models.codec import dumps
-from tests.integration.client import call, create_order, eventually, produce
+from tests.integration.client import (
+    call,
+    create_once_accepted,
+    create_order,
+    eventually,
+    produce,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,14 +90,7 @@ async def test_outage_gives_fast_503s_and_the_services_recover_by_themselves(
 
     # Back without restarting anything: the first create succeeds within 30 s.
     healed_at = time.monotonic()
-    attempt = 0
-
-    async def try_create():
-        nonlocal attempt
-        attempt += 1
-        return await create_order(http, fragile, f"{order_id}-after-{attempt}")
-
-    _, recovered, _ = await eventually(try_create, lambda r: r[0] == 201, timeout=30)
+    recovered = await create_once_accepted(http, fragile, f"{order_id}-after", timeout=30)
     recovery_time = time.monotonic() - healed_at
     logger.info(
         "%s broker: 503 in %.3f s (create) / %.3f s (update), scan %d in %.3f s; "

@@ -16,7 +16,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from infra.topics import ORDER_COMMANDS, ORDER_EVENTS
 from local_kafka.stack import LocalStack
-from tests.integration.client import call, create_order, eventually
+from tests.integration.client import call, create_once_accepted, create_order, eventually
 from tests.integration.load import ORDERS, Acknowledged, burst, longest_pause, not_found
 
 logger = logging.getLogger(__name__)
@@ -97,15 +97,8 @@ async def test_a_broker_lost_in_a_burst_loses_no_acknowledged_change(http, clust
 
 async def test_two_brokers_down_refuse_writes_fast_and_reads_go_on(http, cluster, order_id):
     cart, orders = cluster.cart.base_url, cluster.orders.base_url
-    attempt = 0
-
-    async def create_next():
-        nonlocal attempt
-        attempt += 1
-        return await create_order(http, cluster, f"{order_id}-{attempt}")
-
     # Given a cluster that takes writes again after the tests before,
-    _, created, _ = await eventually(create_next, lambda r: r[0] == 201, timeout=60)
+    created = await create_once_accepted(http, cluster, f"{order_id}-before", timeout=60)
     await eventually(
         lambda: call(http, "GET", f"{orders}/order-details?orderId={created['orderId']}"),
         lambda r: r[0] == 200,
@@ -131,4 +124,4 @@ async def test_two_brokers_down_refuse_writes_fast_and_reads_go_on(http, cluster
     assert elapsed < 2.0
     assert details[0] == 200  # reads are local state
     # Back without restarting anything.
-    await eventually(create_next, lambda r: r[0] == 201, timeout=60)
+    await create_once_accepted(http, cluster, f"{order_id}-after", timeout=60)
