@@ -52,8 +52,12 @@ class Launcher:
     def ports(self) -> list[int]:
         return [self.kafka, self.kafka + 1, self.registry, self.cart, self.orders]
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / "launcher.log"
+
     def start(self) -> None:
-        log = (self.data_dir.parent / "launcher.log").open("ab")
+        log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "local_kafka.launcher"),
@@ -72,7 +76,11 @@ class Launcher:
     def ready(self, port: int) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"the launcher exited with {self.process.returncode}")
+            tail = self.log_path.read_text(errors="replace").splitlines()[-40:]
+            raise AssertionError(
+                f"the launcher exited with {self.process.returncode}; its log ends:\n"
+                + "\n".join(tail)
+            )
         return answers(f"http://{HOST}:{port}/ready") == 200
 
     def kill_group(self) -> None:
