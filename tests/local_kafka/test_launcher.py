@@ -7,7 +7,9 @@ whole group, as closing the terminal does.
 
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,11 +29,26 @@ HOST = "127.0.0.1"
 
 
 def kafka_port() -> int:
-    """A free port whose next one (the launcher's controller port) is free too."""
+    """A free port whose next one (the launcher's controller port) is free too.
+
+    Both below the ephemeral range: there the kernel hands out the local ports
+    of outgoing connections (even ones first), so a port that no one listens on
+    can still be taken when Kafka binds it (seen in CI: the controller port).
+    """
+    lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     while True:
-        port = free_port(HOST)
-        if not port_in_use(HOST, port + 1):
+        port = random.randrange(10000, lowest_ephemeral - 1)
+        if bindable(port) and bindable(port + 1):
             return port
+
+
+def bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
 
 
 class Launcher:
