@@ -1,19 +1,28 @@
 """The cart's command handler: the single writer of every order.
 
-One agent instance per partition, one command at a time (concurrency 1): two
-updates of one order never interleave.  The decision is a pure function of
-the command and the order's current row; the agent then publishes the event,
-waits for Kafka's acknowledgement, stores the new row and replies.
+One actor per partition (``isolated_partitions``): the commands of one order
+are decided one after the other, in the order they were written, while the
+partitions' actors run side by side.  An actor decides each command as it
+comes, against the table *and its own earlier decisions still in flight* (a
+pure function of the command and the order's row), and hands the event to
+the producer without awaiting its acknowledgement.  Beside it, the actor's
+completer takes what is in flight in order, in batches: it awaits their
+acknowledgements together, and only then stores the rows, answers the
+requests and acknowledges the commands, so a 2xx means the event is durable
+and the offset moves only past handled commands.
 """
 
 import asyncio
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import NoReturn
 
 import faust
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
+from faust.exceptions import ProducerSendError
 
 from infra.metrics import ServiceMetrics
 from infra.topics import OrderTopics
@@ -27,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 PUBLISH_RETRY_FIRST_DELAY = 0.5
 PUBLISH_RETRY_MAX_DELAY = 5.0
+#: What a send can raise: aiokafka's errors, and Faust's wrapper of them.
+SEND_FAILURES = (KafkaError, ProducerSendError)
+#: The worker's exit status when a batch's events were not delivered (EX_SOFTWARE).
+EXIT_EVENTS_NOT_DELIVERED = 70
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,61 @@ def decide(command: OrderCommand, current: CartOrder | None) -> Decision:
     )
 
 
+class Undecided:
+    """Rows decided but not yet stored: what the next command of an order must see."""
+
+    def __init__(self, stored: Callable[[str], CartOrder | None]) -> None:
+        self._stored = stored
+        self._rows: dict[str, CartOrder] = {}
+
+    def decide(self, command: OrderCommand) -> Decision:
+        current = self._rows.get(command.orderId)
+        decision = decide(command, self._stored(command.orderId) if current is None else current)
+        if decision.row is not None:
+            self._rows[command.orderId] = decision.row
+        return decision
+
+    def stored(self, order_id: str, row: CartOrder) -> None:
+        """``row`` is in the table now; a later decision of the order stays."""
+        if self._rows.get(order_id) is row:
+            del self._rows[order_id]
+
+
+def decide_batch(
+    commands: Iterable[OrderCommand], stored: Callable[[str], CartOrder | None]
+) -> list[Decision]:
+    """Each command decided in order; a later one sees the rows the earlier ones made."""
+    undecided = Undecided(stored)
+    return [undecided.decide(command) for command in commands]
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A command decided, its event (if any) handed to the producer."""
+
+    record: faust.EventT
+    command: OrderCommand
+    decision: Decision
+    written: asyncio.Future[RecordMetadata] | None
+
+
+class EventsNotDelivered(Exception):
+    """Events in flight were not all acknowledged within the delivery timeout."""
+
+
+def store_row(
+    stream: faust.StreamT, record: faust.EventT, table: faust.Table, key: str, row: object
+) -> None:
+    """``table[key] = row`` for the change ``record`` made, in ``record``'s partition.
+
+    Faust files a table write (changelog record and local store) under the
+    partition of the current event, which is set only in the task that
+    iterates the stream: the record that made the change is made current.
+    """
+    stream._set_current_event(record)
+    table[key] = row
+
+
 def register_command_handler(
     app: faust.App,
     topics: OrderTopics,
@@ -104,21 +172,23 @@ def register_command_handler(
     metrics: ServiceMetrics,
     content_type: bytes,
     deliver_locally: Callable[[CommandReply], bool],
+    max_in_flight: int,
+    delivery_timeout: float,
 ) -> faust.types.AgentT:
-    async def publish(event: OrderEvent) -> RecordMetadata:
-        """Publish ``event`` and return Kafka's acknowledgement, retrying until there is one.
+    async def send(event: OrderEvent) -> asyncio.Future[RecordMetadata]:
+        """Hand ``event`` to the producer; the acknowledgement is awaited later.
 
-        Moving on without it could leave an event that was written but is not
-        in the table, and the next command of the order would then reuse its
-        version with different content.  A retry may write the event twice;
-        both copies have the same eventId and version, and consumers skip the
-        second.  While Kafka is away this holds up the commands behind it in
-        the partition, which could not be applied anyway.
+        Handing over fails while the producer cannot reach the partition's
+        leader (aiokafka waits for metadata up to its request timeout); it is
+        retried until it succeeds, in place, so the partition's later events
+        stay behind this one.  While Kafka is away this holds up the
+        partition, whose commands could not be applied anyway.
         """
         delay = PUBLISH_RETRY_FIRST_DELAY
         while True:
             try:
-                sent = await topics.events.send(
+                # aiokafka's future, though Faust types it as a bare awaitable.
+                return await topics.events.send(
                     key=event.orderId,
                     value=event.to_wire(),
                     headers={
@@ -126,8 +196,7 @@ def register_command_handler(
                         "content-type": content_type,
                     },
                 )
-                return await sent
-            except KafkaError as exc:
+            except SEND_FAILURES as exc:
                 logger.warning(
                     "publish failed; retrying",
                     extra={
@@ -142,39 +211,160 @@ def register_command_handler(
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, PUBLISH_RETRY_MAX_DELAY)
 
-    @app.agent(topics.commands, name="handle_order_commands", concurrency=1)
-    async def handle_order_commands(commands: faust.StreamT[OrderCommand]) -> None:
-        async for command in commands:
-            decision = decide(command, orders_by_id.get(command.orderId))
-            metrics.commands.labels(command.commandType.value, decision.reply.outcome.value).inc()
-            if decision.event is not None:
+    async def acknowledged(batch: list[InFlight]) -> list[RecordMetadata]:
+        """The acknowledgements of ``batch``'s events, in order.
+
+        Raises :class:`EventsNotDelivered` when one fails or they are not all
+        there within ``delivery_timeout`` (the idempotent producer itself
+        retries for ever).  Later events of the partition may then be
+        written, or fail out of sequence, behind a missing one.
+        """
+        waiting = [entry.written for entry in batch if entry.written is not None]
+        if not waiting:
+            return []
+        # asyncio.wait, not gather: a cancelled wait (the partition revoked)
+        # must not cancel the producer's own futures.
+        _, late = await asyncio.wait(waiting, timeout=delivery_timeout)
+        if late:
+            raise EventsNotDelivered(
+                f"{len(late)} of {len(waiting)} events not acknowledged "
+                f"within {delivery_timeout:g} s"
+            )
+        failed = [exc for written in waiting if (exc := written.exception()) is not None]
+        if failed:
+            raise EventsNotDelivered(
+                f"{len(failed)} of {len(waiting)} events failed: {failed[0]!r:.200}"
+            )
+        return [written.result() for written in waiting]
+
+    def stop_the_worker(batch: list[InFlight], error: Exception) -> NoReturn:
+        """Exit at once, as Kafka Streams stops a task whose send failed.
+
+        None of what is in flight is stored, answered or acknowledged, so
+        whatever runs the worker (``make run``, the compose restart policy)
+        brings it back to handle the partition again from its last commit;
+        the event ids and versions are derived from the commands, so what was
+        written is written again identically and consumers skip the copy.  A
+        clean stop is no option: it waits for Kafka, which may be what is away.
+        """
+        first = batch[0].record.message
+        logger.critical(
+            "commands in flight cannot be finished; the worker exits to handle the "
+            "partition again from its last commit",
+            extra={
+                "topic": first.topic,
+                "partition": first.partition,
+                "fromOffset": first.offset,
+                "commands": len(batch),
+                "error": repr(error),
+            },
+        )
+        logging.shutdown()
+        os._exit(EXIT_EVENTS_NOT_DELIVERED)
+
+    def log_completed(entry: InFlight, metadata: RecordMetadata | None) -> None:
+        command, event = entry.command, entry.decision.event
+        outcome = entry.decision.reply.outcome.value
+        metrics.commands.labels(command.commandType.value, outcome).inc()
+        if event is None or metadata is None:
+            logger.info(
+                "command decided, nothing published",
+                extra={
+                    "commandType": command.commandType.value,
+                    "orderId": command.orderId,
+                    "outcome": outcome,
+                },
+            )
+            return
+        logger.info(
+            "event published",
+            extra={
+                "eventType": event.eventType.value,
+                "orderId": event.orderId,
+                "eventId": event.eventId,
+                "version": event.version,
+                "orderStatus": event.order.status.value,
+                "partition": metadata.partition,
+                "offset": metadata.offset,
+                "outcome": outcome,
+            },
+        )
+
+    replies_on_the_way: set[asyncio.Task[None]] = set()
+
+    def reply_elsewhere(reply: CommandReply) -> None:
+        """Send ``reply`` to the worker whose request waits for it, without waiting.
+
+        Best effort: the request may be gone already (it answered 504), and a
+        reply that cannot be sent must not hold up the partition.
+        """
+
+        async def send_reply() -> None:
+            try:
+                await topics.replies.send(key=reply.commandId, value=reply.to_wire())
+            except SEND_FAILURES as exc:
+                logger.warning(
+                    "reply not sent; the request waiting for it ends in 504",
+                    extra={"commandId": reply.commandId, "error": repr(exc)},
+                )
+
+        task = asyncio.create_task(send_reply())
+        replies_on_the_way.add(task)
+        task.add_done_callback(replies_on_the_way.discard)
+
+    async def complete(
+        commands: faust.StreamT[OrderCommand],
+        in_flight: asyncio.Queue[InFlight],
+        undecided: Undecided,
+    ) -> None:
+        """Take what is in flight in order and finish it once Kafka has the events."""
+        while True:
+            batch = [await in_flight.get()]
+            while not in_flight.empty():
+                batch.append(in_flight.get_nowait())
+            try:
+                # A 2xx must mean the event is durable: the acks come first.
+                written = iter(await acknowledged(batch))
+                await finish(commands, batch, written, undecided)
+            except Exception as error:  # not delivered, or a defect: what follows cannot stand
+                stop_the_worker(batch, error)
+
+    async def finish(
+        commands: faust.StreamT[OrderCommand],
+        batch: list[InFlight],
+        written: Iterator[RecordMetadata],
+        undecided: Undecided,
+    ) -> None:
+        """Store, log, answer and acknowledge ``batch``, whose events Kafka has."""
+        for entry in batch:
+            row = entry.decision.row
+            metadata = None
+            if entry.written is not None and row is not None:
+                metadata = next(written)
+                store_row(commands, entry.record, orders_by_id, entry.command.orderId, row)
+                undecided.stored(entry.command.orderId, row)
+            log_completed(entry, metadata)
+            reply = entry.decision.reply
+            if not deliver_locally(reply):
+                reply_elsewhere(reply)
+            await commands.ack(entry.record)
+
+    @app.agent(topics.commands, name="handle_order_commands", isolated_partitions=True)
+    async def handle_order_commands(stream: faust.StreamT[OrderCommand]) -> None:
+        commands = stream.noack()
+        undecided = Undecided(orders_by_id.get)
+        in_flight: asyncio.Queue[InFlight] = asyncio.Queue(max_in_flight)
+        completer = asyncio.create_task(complete(commands, in_flight, undecided))
+        try:
+            async for record in commands.events():
+                command = record.value
+                decision = undecided.decide(command)
                 event = decision.event
-                # A 2xx must mean the event is durable: the ack comes first.
-                metadata = await publish(event)
-                orders_by_id[command.orderId] = decision.row
-                logger.info(
-                    "event published",
-                    extra={
-                        "eventType": event.eventType.value,
-                        "orderId": event.orderId,
-                        "eventId": event.eventId,
-                        "version": event.version,
-                        "orderStatus": event.order.status.value,
-                        "partition": metadata.partition,
-                        "offset": metadata.offset,
-                        "outcome": decision.reply.outcome.value,
-                    },
-                )
-            else:
-                logger.info(
-                    "command decided, nothing published",
-                    extra={
-                        "commandType": command.commandType.value,
-                        "orderId": command.orderId,
-                        "outcome": decision.reply.outcome.value,
-                    },
-                )
-            if not deliver_locally(decision.reply):
-                await topics.replies.send(key=command.commandId, value=decision.reply.to_wire())
+                written = await send(event) if event is not None else None
+                await in_flight.put(InFlight(record, command, decision, written))
+        finally:
+            # Revoked or stopping: what is in flight stays unacknowledged, and
+            # the partition's next owner handles it again.
+            completer.cancel()
 
     return handle_order_commands

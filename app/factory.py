@@ -184,6 +184,8 @@ def create_cart_app(settings: CartSettings) -> faust.App:
         parts.metrics,
         parts.formats.events.content_type,
         gateway.deliver_locally,
+        settings.max_in_flight,
+        settings.event_delivery_timeout,
     )
     register_health_views(app, parts.readiness(replies=gateway.listening.is_set), parts.metrics)
     register_cart_views(app, gateway)

@@ -28,8 +28,9 @@ class ServiceSettings(BaseSettings):
     #: Deadline of a request that waits on Kafka; also the producer's.
     request_timeout: float = Field(default=5.0, gt=0)
     #: How long the producer waits to fill a batch.  Records that nothing
-    #: waits on (table changelogs) are cheaper in batches; where each send is
-    #: awaited before the next (the cart's events), any wait is added latency.
+    #: waits on (table changelogs) are cheaper in batches; where a request
+    #: waits on the acknowledgement (the cart's events), any wait is added
+    #: latency, and records pile up into batches anyway while one is in flight.
     producer_linger_ms: float = Field(default=0.0, ge=0, le=100)
     #: Seconds before the group gives a silent (crashed) worker's partitions
     #: to the others; Faust's default is 60.
@@ -73,6 +74,13 @@ class CartSettings(ServiceSettings):
 
     app_id: str = "cart-service"
     web_port: int = 8000
+    #: How long a batch's events may wait for their acknowledgements (Kafka's
+    #: ``delivery.timeout.ms`` default) before the worker exits and its
+    #: partitions are handled again from their last commit.
+    event_delivery_timeout: float = Field(default=120.0, gt=0)
+    #: Most commands of a partition decided and sent but not yet acknowledged
+    #: by Kafka; the next one waits for room.
+    max_in_flight: int = Field(default=1000, ge=1)
 
 
 class OrdersSettings(ServiceSettings):

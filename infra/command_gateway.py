@@ -14,6 +14,7 @@ import logging
 import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
+from faust.exceptions import ProducerSendError
 from mode import Service
 
 from infra.kafka_metadata import topic_partitions
@@ -69,7 +70,7 @@ class CommandGateway(Service):
             reason = "a dependency became unreachable"
         except TimeoutError:
             reason = "no answer"
-        except KafkaError as exc:  # the send failed; it may still have been written
+        except (KafkaError, ProducerSendError) as exc:  # it may still have been written
             reason = f"Kafka failed the send ({exc!r:.100})"
         finally:
             self._pending.pop(command.commandId, None)

@@ -152,6 +152,8 @@ async def running_cart(events_sink: SinkWrapper | None = None) -> AsyncIterator[
         metrics,
         b"application/json",
         lambda reply: False,  # no request waits in this process: replies go to the topic
+        settings.max_in_flight,
+        DEADLINE,
     )
     async with testing(agent) as tested:
         yield CartHarness(tested, declared, orders_by_id, metrics, aiter(events), aiter(replies))

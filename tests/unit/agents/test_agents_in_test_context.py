@@ -3,6 +3,7 @@
 The harness (in-memory app, swapped sink topics) is in this folder's conftest.
 """
 
+import asyncio
 import logging
 
 import pytest
@@ -142,6 +143,45 @@ async def test_cart_should_neither_store_nor_reply_while_kafka_does_not_acknowle
         await cart.wait_until(lambda: sink.attempts >= 3)
 
         assert "ORD-6" not in cart.orders_by_id
+        assert cart.replies.empty()
+
+
+class UndeliveredEvents:
+    """An events sink that takes every send and then fails its acknowledgement."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def send(self, **kwargs):
+        self.sent += 1
+        written = asyncio.get_running_loop().create_future()
+        written.set_exception(KafkaTimeoutError("no acknowledgement"))
+        return written
+
+
+class WorkerExit(BaseException):
+    """Stands in for the process exit, which would end the test run."""
+
+
+async def test_cart_should_exit_without_storing_or_answering_when_an_event_is_not_delivered(
+    cart_with, monkeypatch
+):
+    exits: list[int] = []
+
+    def exit_now(status: int) -> None:
+        exits.append(status)
+        raise WorkerExit
+
+    monkeypatch.setattr(agents.cart.os, "_exit", exit_now)
+    monkeypatch.setattr(agents.cart.logging, "shutdown", lambda: None)  # pytest's handlers stay
+    sink = UndeliveredEvents()
+
+    async with cart_with(lambda channel: sink) as cart:
+        await cart.agent.put(make_create_command(make_order("ORD-8")), key="ORD-8")
+        await cart.wait_until(lambda: exits == [agents.cart.EXIT_EVENTS_NOT_DELIVERED])
+
+        assert sink.sent == 1
+        assert "ORD-8" not in cart.orders_by_id
         assert cart.replies.empty()
 
 

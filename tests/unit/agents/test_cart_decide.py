@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from agents.cart import decide
+from agents.cart import decide, decide_batch
 from models.commands import Outcome
 from models.events import EventType, event_id_for
 from models.status import OrderStatus
@@ -181,3 +181,29 @@ def test_deciding_the_same_command_twice_gives_the_same_event(command, row):
     assert first.event == second.event
     assert first.event.to_wire() == second.event.to_wire()
     assert first.row == second.row
+
+
+def test_a_batch_decides_each_command_against_the_earlier_decisions_of_the_batch():
+    # Given a batch that creates ORD-1, moves it on, creates it again and
+    # repeats the move, with ORD-2 already stored
+    stored = {"ORD-2": make_cart_row(make_order("ORD-2"), version=1)}
+    batch = [
+        make_create_command(make_order("ORD-1"), command_id="c-1"),
+        make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-1"),
+        make_create_command(make_order("ORD-1"), command_id="c-2"),
+        make_update_command("ORD-2", OrderStatus.PENDING, command_id="u-2"),
+        make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-1"),
+    ]
+
+    decisions = decide_batch(batch, stored.get)
+
+    # Then each sees what the batch decided before it, and the table is not touched
+    assert [d.reply.outcome for d in decisions] == [
+        Outcome.CREATED,
+        Outcome.UPDATED,
+        Outcome.ALREADY_EXISTS,
+        Outcome.UPDATED,
+        Outcome.UPDATED,  # redelivered within the batch: answered again, nothing published
+    ]
+    assert [d.event.version if d.event else None for d in decisions] == [1, 2, None, 2, None]
+    assert list(stored) == ["ORD-2"]
