@@ -4,7 +4,8 @@ Kafka on 9092 (with ``--brokers 3``, a three-node KRaft cluster on 9092, 9094
 and 9096), the registry on 8081, cart on 8000, orders on 8001 (with
 ``--workers N``, worker *i* of each on 8000 + 2i and 8001 + 2i), all data
 under ``.data`` (kept across runs); each worker's log lines prefixed with
-its name.  Ctrl-C or SIGTERM stops the services first, then Kafka.
+its name.  A service that exits on its own is started again, as the compose
+restart policy does.  Ctrl-C or SIGTERM stops the services first, then Kafka.
 """
 
 import argparse
@@ -16,6 +17,9 @@ from pathlib import Path
 from local_kafka.stack import LocalStack
 
 logger = logging.getLogger(__name__)
+
+#: How often the launcher looks for a service that exited, to start it again.
+RESTART_CHECK_SECONDS = 1.0
 
 
 def run(stack: LocalStack) -> None:
@@ -30,7 +34,9 @@ def run(stack: LocalStack) -> None:
             stack.bootstrap_servers,
             stack.registry_url,
         )
-        stop.wait()
+        while not stop.wait(RESTART_CHECK_SECONDS):
+            for service, status in stack.start_exited():
+                logger.warning("%s exited with status %d; starting it again", service.name, status)
         logger.info("stopping the services, then the registry and Kafka")
 
 

@@ -65,9 +65,15 @@ class ServiceProcess:
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def exit_status(self) -> int | None:
+        """The status the worker exited with, once started and exited on its own."""
+        return self._process.poll() if self._process is not None else None
+
     def start(self) -> None:
         """Start the worker; its output goes to ``log_path`` or, prefixed, to ours."""
         command = [sys.executable, "-m", "faust", "-A", self.module, "worker", "-l", "info"]
+        self._close()  # what an earlier run that exited on its own left open
         if self.log_path is not None:
             self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(

@@ -155,6 +155,22 @@ class LocalStack(Lifecycle):
             self.registry.stop()
         self.broker.stop()
 
+    def start_exited(self) -> list[tuple[ServiceProcess, int]]:
+        """Start again every service that exited on its own; those, with their status.
+
+        What a restart policy does: a worker that stops itself (e.g. the
+        cart, when a batch's events could not be delivered) comes back and
+        takes up its partitions from their last commit.
+        """
+        exited = [
+            (service, status)
+            for service in self.services
+            if (status := service.exit_status) is not None
+        ]
+        for service, _ in exited:
+            service.start()
+        return exited
+
     def restart(self, service: ServiceProcess) -> None:
         """Stop ``service`` cleanly and bring it back, ready."""
         service.stop()
