@@ -77,6 +77,14 @@ async def create_once_accepted(
 
 async def order_events(platform: "LocalStack", order_id: str) -> list[OrderEvent]:
     """Every event of one order on ``order-events``, in log order."""
+    return (await events_by_order(platform, {order_id})).get(order_id, [])
+
+
+async def events_by_order(
+    platform: "LocalStack", order_ids: set[str]
+) -> dict[str, list[OrderEvent]]:
+    """Every event of these orders on ``order-events``, in log order, by orderId."""
+    keys = {order_id.encode() for order_id in order_ids}
     consumer = AIOKafkaConsumer(
         bootstrap_servers=platform.bootstrap_servers,
         enable_auto_commit=False,
@@ -92,13 +100,15 @@ async def order_events(platform: "LocalStack", order_id: str) -> list[OrderEvent
         events: list[bytes] = []
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    if record.key == order_id.encode():
-                        events.append(record.value)
+                events.extend(record.value for record in records if record.key in keys)
     finally:
         await consumer.stop()
+    found: dict[str, list[OrderEvent]] = {}
     async with events_format(platform.registry_url) as values:
-        return [OrderEvent.from_wire(await values.decode(value)) for value in events]
+        for value in events:
+            event = OrderEvent.from_wire(await values.decode(value))
+            found.setdefault(event.orderId, []).append(event)
+    return found
 
 
 async def produce(

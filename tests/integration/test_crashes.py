@@ -6,17 +6,25 @@ does (same ports, same data), and then checks every acknowledged change.
 """
 
 import asyncio
+import itertools
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from local_kafka.stack import LocalStack
-from tests.integration.client import call, create_order, eventually
+from models.events import EventType
+from tests.integration.client import call, create_order, events_by_order, eventually
 from tests.integration.load import ORDERS, Acknowledged, burst, not_found
 
 logger = logging.getLogger(__name__)
+
+#: SIGKILLs of the repeated-kill test, each of the cart or the order service.
+KILLS = 6
+#: Answers a client may get while workers die: cut off, refused, outcome unknown.
+ANSWERS_OF_AN_OUTAGE = {0, 503, 504}
 
 
 def crash_cases() -> list[tuple[str, Callable[[LocalStack], list]]]:
@@ -73,3 +81,51 @@ async def test_sigkill_in_a_burst_loses_no_acknowledged_change(
     duplicate = next(iter(acked.status))
     status, _, _ = await create_order(http, crashable, duplicate)
     assert status == 409
+
+
+async def test_sigkill_again_and_again_at_random_moments_loses_and_repeats_nothing(
+    http, crashable, order_id
+):
+    """Each kill lands wherever the pipelines are: mid-batch, between a send and its
+    acknowledgement, between the rows and the offsets."""
+    rng = random.Random(order_id)
+    acked = Acknowledged()
+    killing = asyncio.Event()
+
+    async def keep_clients_busy() -> None:
+        for wave in itertools.count():
+            if killing.is_set():
+                return
+            await burst(http, crashable, f"{order_id}-{wave}", acked, retry_refused=True)
+
+    clients = asyncio.ensure_future(keep_clients_busy())
+    victims = []
+    for _ in range(KILLS):
+        await asyncio.sleep(rng.uniform(0.3, 2.0))
+        victim = rng.choice([crashable.cart, crashable.orders])
+        victim.kill()
+        victims.append(victim.name)
+        await asyncio.to_thread(victim.start)
+        await asyncio.to_thread(victim.wait_ready)
+    killing.set()
+    await clients
+    logger.info(
+        "killed %s: %d orders acknowledged, refusals %s",
+        ", ".join(victims),
+        len(acked.status),
+        dict(acked.refusals),
+    )
+
+    # No request was answered wrongly, and every acknowledged change is visible …
+    assert set(acked.refusals) <= ANSWERS_OF_AN_OUTAGE
+    orders = crashable.orders.base_url
+    missing = await eventually(lambda: not_found(http, orders, acked), lambda m: not m, timeout=60)
+    assert missing == {}
+    # … as exactly one event per change: copies share their eventId, and no
+    # version was ever decided twice.
+    events = await events_by_order(crashable, set(acked.status))
+    for each in acked.status:
+        distinct = {event.eventId: event for event in events[each]}.values()
+        versions = sorted(event.version for event in distinct)
+        assert versions == list(range(1, len(versions) + 1)), (each, versions)
+        assert [e.eventType for e in distinct if e.version == 1] == [EventType.ORDER_CREATED]

@@ -100,13 +100,6 @@ def partition_of(order_id: str) -> int:
     return (murmur2(order_id.encode()) & 0x7FFFFFFF) % PARTITIONS
 
 
-@pytest.mark.skip(
-    reason="known defect, found by this test: in 1 of 3 runs the surviving order-service "
-    "worker skipped records of the partitions it took over (the dead one had applied "
-    "partition 0 up to offset 60; the survivor's first record there was offset 150), so "
-    "acknowledged updates never reached /order-details. Faust's consumer machinery, which "
-    "the throughput issue replaces in the hot paths; see README, Scaling out"
-)
 async def test_a_worker_of_each_service_killed_in_a_burst_loses_nothing(http, pair, order_id):
     """Runs last in the module: it kills the second worker of each service."""
     survivor, victims = pair.cart, [pair.cart_workers[1], pair.order_workers[1]]

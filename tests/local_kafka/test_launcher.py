@@ -5,6 +5,7 @@ its own on free ports, as a terminal would run it; the test SIGKILLs that
 whole group, as closing the terminal does.
 """
 
+import asyncio
 import json
 import os
 import random
@@ -19,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from local_kafka.probe import free_port, port_in_use
 
@@ -169,3 +172,36 @@ def test_should_leave_nothing_running_when_killed_hard_and_start_again_with_the_
     assert processes_under(launcher.data_dir) == []
     launcher.start()
     assert answers(details) == 200
+
+
+def set_topic_config(bootstrap_servers: str, topic: str, name: str, value: str) -> None:
+    async def alter() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        await admin.start()
+        try:
+            resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs={name: value})
+            await admin.alter_configs([resource])
+        finally:
+            await admin.close()
+
+    asyncio.run(alter())
+
+
+def test_should_start_again_a_cart_that_exits_because_its_events_cannot_be_written(launcher):
+    # Given the platform, and order-events refusing every record as too large
+    launcher.start()
+    kafka = f"{HOST}:{launcher.kafka}"
+    set_topic_config(kafka, "order-events", "max.message.bytes", "64")
+
+    # When an order is created, the cart cannot write its event: it answers no
+    # 2xx and exits, to handle the command again from the last commit
+    order = {"orderId": "written-after-a-restart", "numItems": 1}
+    assert answers(f"http://{HOST}:{launcher.cart}/create-order", order) not in range(200, 300)
+    wait_until(lambda: b"cart exited with status 70" in launcher.log_path.read_bytes(), 30)
+
+    # Then, once the topic takes records again, the restarted cart handles the
+    # command it never finished, with nothing restarted by hand
+    set_topic_config(kafka, "order-events", "max.message.bytes", "1048588")
+    details = f"http://{HOST}:{launcher.orders}/order-details?orderId={order['orderId']}"
+    wait_until(lambda: answers(details) == 200, 90)
+    wait_until(lambda: answers(f"http://{HOST}:{launcher.cart}/ready") == 200, 30)
