@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from agents.cart import decide, decide_batch
+from agents.cart import Undecided, decide, decide_batch
 from models.commands import Outcome
 from models.events import EventType, event_id_for
 from models.status import OrderStatus
@@ -207,3 +207,28 @@ def test_a_batch_decides_each_command_against_the_earlier_decisions_of_the_batch
     ]
     assert [d.event.version if d.event else None for d in decisions] == [1, 2, None, 2, None]
     assert list(stored) == ["ORD-2"]
+
+
+def test_a_stored_row_gives_way_to_the_table_unless_a_later_decision_is_in_flight():
+    table: dict = {}
+    undecided = Undecided(table.get)
+    created = undecided.decide(make_create_command(make_order("ORD-1"), command_id="c-1"))
+    moved = undecided.decide(make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-1"))
+    assert created.row is not None
+    assert moved.row is not None
+
+    # The create's row is stored while the update is still in flight: the
+    # next command must still see the update's row, not the table's.
+    table["ORD-1"] = created.row
+    undecided.stored("ORD-1", created.row)
+    again = undecided.decide(make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-2"))
+    assert again.reply.outcome is Outcome.UNCHANGED
+
+    # Once the update is stored too, the table is what the next command sees.
+    table["ORD-1"] = moved.row
+    undecided.stored("ORD-1", moved.row)
+    table["ORD-1"] = created.row  # were the map still consulted, this would not show
+    assert (
+        undecided.decide(make_create_command(make_order("ORD-1"), command_id="c-1")).reply.outcome
+        is Outcome.CREATED
+    )
