@@ -15,7 +15,7 @@ and the offset moves only past handled commands.
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -38,8 +38,8 @@ PUBLISH_RETRY_FIRST_DELAY = 0.5
 PUBLISH_RETRY_MAX_DELAY = 5.0
 #: What a send can raise: aiokafka's errors, and Faust's wrapper of them.
 SEND_FAILURES = (KafkaError, ProducerSendError)
-#: The worker's exit status when a batch's events were not delivered (EX_SOFTWARE).
-EXIT_EVENTS_NOT_DELIVERED = 70
+#: The worker's exit status when commands in flight cannot be finished (EX_SOFTWARE).
+EXIT_UNFINISHED_COMMANDS = 70
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def decide(command: OrderCommand, current: CartOrder | None) -> Decision:
     )
 
 
-class Undecided:
+class PendingRows:
     """Rows decided but not yet stored: what the next command of an order must see."""
 
     def __init__(self, stored: Callable[[str], CartOrder | None]) -> None:
@@ -128,14 +128,6 @@ class Undecided:
         """``row`` is in the table now; a later decision of the order stays."""
         if self._rows.get(order_id) is row:
             del self._rows[order_id]
-
-
-def decide_batch(
-    commands: Iterable[OrderCommand], stored: Callable[[str], CartOrder | None]
-) -> list[Decision]:
-    """Each command decided in order; a later one sees the rows the earlier ones made."""
-    undecided = Undecided(stored)
-    return [undecided.decide(command) for command in commands]
 
 
 @dataclass(frozen=True)
@@ -260,7 +252,7 @@ def register_command_handler(
             },
         )
         logging.shutdown()
-        os._exit(EXIT_EVENTS_NOT_DELIVERED)
+        os._exit(EXIT_UNFINISHED_COMMANDS)
 
     def log_completed(entry: InFlight, metadata: RecordMetadata | None) -> None:
         command, event = entry.command, entry.decision.event
@@ -315,7 +307,7 @@ def register_command_handler(
     async def complete(
         commands: faust.StreamT[OrderCommand],
         in_flight: asyncio.Queue[InFlight],
-        undecided: Undecided,
+        pending: PendingRows,
     ) -> None:
         """Take what is in flight in order and finish it once Kafka has the events."""
         while True:
@@ -325,7 +317,7 @@ def register_command_handler(
             try:
                 # A 2xx must mean the event is durable: the acks come first.
                 written = iter(await acknowledged(batch))
-                await finish(commands, batch, written, undecided)
+                await finish(commands, batch, written, pending)
             except Exception as error:  # not delivered, or a defect: what follows cannot stand
                 stop_the_worker(batch, error)
 
@@ -333,7 +325,7 @@ def register_command_handler(
         commands: faust.StreamT[OrderCommand],
         batch: list[InFlight],
         written: Iterator[RecordMetadata],
-        undecided: Undecided,
+        pending: PendingRows,
     ) -> None:
         """Store, log, answer and acknowledge ``batch``, whose events Kafka has."""
         for entry in batch:
@@ -342,7 +334,7 @@ def register_command_handler(
             if entry.written is not None and row is not None:
                 metadata = next(written)
                 store_row(commands, entry.record, orders_by_id, entry.command.orderId, row)
-                undecided.stored(entry.command.orderId, row)
+                pending.stored(entry.command.orderId, row)
             log_completed(entry, metadata)
             reply = entry.decision.reply
             if not deliver_locally(reply):
@@ -352,13 +344,13 @@ def register_command_handler(
     @app.agent(topics.commands, name="handle_order_commands", isolated_partitions=True)
     async def handle_order_commands(stream: faust.StreamT[OrderCommand]) -> None:
         commands = stream.noack()
-        undecided = Undecided(orders_by_id.get)
+        pending = PendingRows(orders_by_id.get)
         in_flight: asyncio.Queue[InFlight] = asyncio.Queue(max_in_flight)
-        completer = asyncio.create_task(complete(commands, in_flight, undecided))
+        completer = asyncio.create_task(complete(commands, in_flight, pending))
         try:
             async for record in commands.events():
                 command = record.value
-                decision = undecided.decide(command)
+                decision = pending.decide(command)
                 event = decision.event
                 written = await send(event) if event is not None else None
                 await in_flight.put(InFlight(record, command, decision, written))

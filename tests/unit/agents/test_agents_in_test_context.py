@@ -178,7 +178,7 @@ async def test_cart_should_exit_without_storing_or_answering_when_an_event_is_no
 
     async with cart_with(lambda channel: sink) as cart:
         await cart.agent.put(make_create_command(make_order("ORD-8")), key="ORD-8")
-        await cart.wait_until(lambda: exits == [agents.cart.EXIT_EVENTS_NOT_DELIVERED])
+        await cart.wait_until(lambda: exits == [agents.cart.EXIT_UNFINISHED_COMMANDS])
 
         assert sink.sent == 1
         assert "ORD-8" not in cart.orders_by_id

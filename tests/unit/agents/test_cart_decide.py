@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from agents.cart import Undecided, decide, decide_batch
+from agents.cart import PendingRows, decide
 from models.commands import Outcome
 from models.events import EventType, event_id_for
 from models.status import OrderStatus
@@ -183,11 +183,11 @@ def test_deciding_the_same_command_twice_gives_the_same_event(command, row):
     assert first.row == second.row
 
 
-def test_a_batch_decides_each_command_against_the_earlier_decisions_of_the_batch():
-    # Given a batch that creates ORD-1, moves it on, creates it again and
-    # repeats the move, with ORD-2 already stored
+def test_commands_in_flight_are_decided_against_the_earlier_decisions_not_yet_stored():
+    # Given commands in flight that create ORD-1, move it on, create it again and
+    # repeat the move, with ORD-2 already stored
     stored = {"ORD-2": make_cart_row(make_order("ORD-2"), version=1)}
-    batch = [
+    in_flight = [
         make_create_command(make_order("ORD-1"), command_id="c-1"),
         make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-1"),
         make_create_command(make_order("ORD-1"), command_id="c-2"),
@@ -195,15 +195,16 @@ def test_a_batch_decides_each_command_against_the_earlier_decisions_of_the_batch
         make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-1"),
     ]
 
-    decisions = decide_batch(batch, stored.get)
+    pending = PendingRows(stored.get)
+    decisions = [pending.decide(command) for command in in_flight]
 
-    # Then each sees what the batch decided before it, and the table is not touched
+    # Then each sees what was decided before it, and the table is not touched
     assert [d.reply.outcome for d in decisions] == [
         Outcome.CREATED,
         Outcome.UPDATED,
         Outcome.ALREADY_EXISTS,
         Outcome.UPDATED,
-        Outcome.UPDATED,  # redelivered within the batch: answered again, nothing published
+        Outcome.UPDATED,  # redelivered while in flight: answered again, nothing published
     ]
     assert [d.event.version if d.event else None for d in decisions] == [1, 2, None, 2, None]
     assert list(stored) == ["ORD-2"]
@@ -211,24 +212,24 @@ def test_a_batch_decides_each_command_against_the_earlier_decisions_of_the_batch
 
 def test_a_stored_row_gives_way_to_the_table_unless_a_later_decision_is_in_flight():
     table: dict = {}
-    undecided = Undecided(table.get)
-    created = undecided.decide(make_create_command(make_order("ORD-1"), command_id="c-1"))
-    moved = undecided.decide(make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-1"))
+    pending = PendingRows(table.get)
+    created = pending.decide(make_create_command(make_order("ORD-1"), command_id="c-1"))
+    moved = pending.decide(make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-1"))
     assert created.row is not None
     assert moved.row is not None
 
     # The create's row is stored while the update is still in flight: the
     # next command must still see the update's row, not the table's.
     table["ORD-1"] = created.row
-    undecided.stored("ORD-1", created.row)
-    again = undecided.decide(make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-2"))
+    pending.stored("ORD-1", created.row)
+    again = pending.decide(make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-2"))
     assert again.reply.outcome is Outcome.UNCHANGED
 
     # Once the update is stored too, the table is what the next command sees.
     table["ORD-1"] = moved.row
-    undecided.stored("ORD-1", moved.row)
+    pending.stored("ORD-1", moved.row)
     table["ORD-1"] = created.row  # were the map still consulted, this would not show
     assert (
-        undecided.decide(make_create_command(make_order("ORD-1"), command_id="c-1")).reply.outcome
+        pending.decide(make_create_command(make_order("ORD-1"), command_id="c-1")).reply.outcome
         is Outcome.CREATED
     )
