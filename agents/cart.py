@@ -14,7 +14,6 @@ and the offset moves only past handled commands.
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NoReturn
@@ -24,6 +23,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from faust.exceptions import ProducerSendError
 
+from agents.worker_exit import exit_to_reprocess
 from infra.metrics import ServiceMetrics
 from infra.topics import OrderTopics
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
@@ -38,8 +38,6 @@ PUBLISH_RETRY_FIRST_DELAY = 0.5
 PUBLISH_RETRY_MAX_DELAY = 5.0
 #: What a send can raise: aiokafka's errors, and Faust's wrapper of them.
 SEND_FAILURES = (KafkaError, ProducerSendError)
-#: The worker's exit status when commands in flight cannot be finished (EX_SOFTWARE).
-EXIT_UNFINISHED_COMMANDS = 70
 
 
 @dataclass(frozen=True)
@@ -230,20 +228,10 @@ def register_command_handler(
         return [written.result() for written in waiting]
 
     def stop_the_worker(batch: list[InFlight], error: Exception) -> NoReturn:
-        """Exit at once, as Kafka Streams stops a task whose send failed.
-
-        None of what is in flight is stored, answered or acknowledged, so
-        whatever runs the worker (``make run``, the compose restart policy)
-        brings it back to handle the partition again from its last commit;
-        the event ids and versions are derived from the commands, so what was
-        written is written again identically and consumers skip the copy.  A
-        clean stop is no option: it waits for Kafka, which may be what is away.
-        """
         first = batch[0].record.message
-        logger.critical(
-            "commands in flight cannot be finished; the worker exits to handle the "
-            "partition again from its last commit",
-            extra={
+        exit_to_reprocess(
+            "commands in flight cannot be finished",
+            {
                 "topic": first.topic,
                 "partition": first.partition,
                 "fromOffset": first.offset,
@@ -251,8 +239,6 @@ def register_command_handler(
                 "error": repr(error),
             },
         )
-        logging.shutdown()
-        os._exit(EXIT_UNFINISHED_COMMANDS)
 
     def log_completed(entry: InFlight, metadata: RecordMetadata | None) -> None:
         command, event = entry.command, entry.decision.event

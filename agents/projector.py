@@ -14,14 +14,26 @@ one bad record must not stop every order behind it in its partition.
 
 import asyncio
 import logging
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
+from typing import Any
 
 import faust
-from faust.types import Message
+import faust.streams as faust_streams
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from faust.events import Event
+from faust.types import TP, Message
+from mode import Service
 
+from agents.worker_exit import exit_to_reprocess
+from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
 from infra.schema_registry import RegistryError
-from infra.topics import OrderTopics
+from infra.topics import OrderTopics, projector_group
+from infra.transport import STARTUP_WAIT_SECONDS
 from infra.value_formats import UndecodableValue, ValueFormat
 from models.events import OrderEvent
 from models.money import shipping_cost
@@ -32,6 +44,8 @@ from models.wire import InvalidRecord, utc_now
 logger = logging.getLogger(__name__)
 
 REGISTRY_RETRY_SECONDS = 1.0
+#: How long one fetch waits for records (and so how soon a revoke is noticed).
+POLL_MS = 200
 
 
 class Applied(StrEnum):
@@ -77,98 +91,303 @@ async def decode_event(
 
 
 def dead_letter_headers(
-    message: Message, error: Exception, service: str
+    record: ConsumerRecord, error: Exception, service: str
 ) -> list[tuple[str, bytes]]:
     """The original headers plus what went wrong and where the record came from."""
     return [
-        *((name, value) for name, value in (message.headers or [])),
+        *((name, value) for name, value in (record.headers or [])),
         ("dlq.error", type(error).__name__.encode()),
         ("dlq.reason", str(error)[:1000].encode()),
-        ("dlq.source.topic", message.topic.encode()),
-        ("dlq.source.partition", str(message.partition).encode()),
-        ("dlq.source.offset", str(message.offset).encode()),
+        ("dlq.source.topic", record.topic.encode()),
+        ("dlq.source.partition", str(record.partition).encode()),
+        ("dlq.source.offset", str(record.offset).encode()),
         ("dlq.service", service.encode()),
         ("dlq.failedAt", format_timestamp(utc_now()).encode()),
     ]
 
 
-def register_projector(
-    app: faust.App,
-    topics: OrderTopics,
-    orders_by_id: faust.Table,
-    metrics: ServiceMetrics,
-    events_format: ValueFormat,
-) -> faust.types.AgentT:
-    async def decode(message: Message, value: bytes | None) -> OrderEvent:
+def applied_line(event: OrderEvent, row: ShippedOrder, offset: int) -> dict[str, object]:
+    """What the batch's log line says of one applied event."""
+    return {
+        "orderId": event.orderId,
+        "version": event.version,
+        "eventType": event.eventType.value,
+        "orderStatus": row.order.status.value,
+        "totalAmount": str(row.order.totalAmount),
+        "currency": row.order.currency,
+        "shippingCost": str(row.shippingCost),
+        "offset": offset,
+    }
+
+
+@contextmanager
+def writing_to_partition(app: faust.App, topic: str, partition: int) -> Iterator[None]:
+    """Table writes in this block go to ``partition``.
+
+    Faust's RocksDB store files a write under the partition of the current
+    event, which only a Faust stream sets: a stand-in event of the partition
+    is made current for the block.
+    """
+    message = Message(topic, partition, -1, 0.0, 0, None, None, None, None)
+    stand_in = Event(app, None, None, None, message)
+    token = faust_streams._current_event.set(weakref.ref(stand_in))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
+
+
+class Projector(Service):
+    """Every record of ``order-events`` of the partitions this worker owns, into the table.
+
+    Faust assigns the table's partitions (and so ownership, routing of
+    ``/order-details``, recovery and standbys); the projector reads the same
+    partitions of ``order-events`` with a plain aiokafka consumer outside any
+    group, in batches: decode, apply, dead-letter what cannot be used, one
+    log line per batch, then wait for the changelog and DLQ writes and only
+    then commit the offsets (in :func:`~infra.topics.projector_group`).  Faust's
+    own stream is not used: its per-record machinery was the ceiling, and in
+    a rebalance it lost records of taken-over partitions.
+
+    On a revoke the batch in hand is finished and committed before Faust
+    hands the partitions on; once recovery has completed, the projector
+    takes up the partitions Faust assigned, from their committed offsets.
+    """
+
+    def __init__(
+        self,
+        app: faust.App,
+        topics: OrderTopics,
+        orders_by_id: faust.Table,
+        metrics: ServiceMetrics,
+        events_format: ValueFormat,
+        bootstrap_servers: str,
+        *,
+        max_records: int,
+        delivery_timeout: float,
+        **kwargs: Any,
+    ) -> None:
+        self.app = app
+        self.topics = topics
+        self.orders_by_id = orders_by_id
+        self.metrics = metrics
+        self.events_format = events_format
+        self.bootstrap_servers = bootstrap_servers
+        self.max_records = max_records
+        self.delivery_timeout = delivery_timeout
+        self.events_topic = topics.event_records.get_topic_name()
+        #: Set when Faust's recovery completed and the assignment is to be taken up.
+        self._assignment_changed = asyncio.Event()
+        #: Clear while a batch is being handled.
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._revoked = False
+        self._consumer: AIOKafkaConsumer | None = None
+        #: The offset committed last, per partition projected now.
+        self._committed: dict[TopicPartition, int] = {}
+        super().__init__(**kwargs)
+        metrics.report_lag(self.lag)
+        app.on_partitions_revoked.connect(self._on_partitions_revoked)
+        app.on_rebalance_complete.connect(self._on_rebalance_complete)
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Records of each projected partition not yet committed (as far as fetched)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        return {
+            (tp.topic, tp.partition): max(end - self._committed.get(tp, 0), 0)
+            for tp in consumer.assignment()
+            if (end := consumer.highwater(tp)) is not None
+        }
+
+    async def _on_partitions_revoked(self, sender: object, revoked: set[TP], **_: Any) -> None:
+        # Awaited by the rebalance: nothing is written after this returns.
+        self._revoked = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), self.delivery_timeout)
+        except TimeoutError:
+            logger.warning("revoked while a batch is still waiting for Kafka")
+
+    async def _on_rebalance_complete(self, sender: object, **_: Any) -> None:
+        self._assignment_changed.set()
+
+    def _owned_partitions(self) -> list[TopicPartition]:
+        changelog = self.orders_by_id.changelog_topic.get_topic_name()
+        return sorted(
+            TopicPartition(self.events_topic, tp.partition)
+            for tp in self.app.assignor.assigned_actives()
+            if tp.topic == changelog
+        )
+
+    async def _take_up_assignment(self, consumer: AIOKafkaConsumer) -> None:
+        self._assignment_changed.clear()
+        self._revoked = False
+        owned = self._owned_partitions()
+        consumer.assign(owned)
+        self._committed = {}
+        for tp in owned:
+            committed = await consumer.committed(tp)
+            if committed is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
+                self._committed[tp] = committed
+        logger.info(
+            "projecting partitions",
+            extra={"topic": self.events_topic, "partitions": [tp.partition for tp in owned]},
+        )
+
+    @Service.task
+    async def _project(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=projector_group(self.app.conf.id),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_records,
+        )
+        await wait_for_kafka(self.bootstrap_servers, STARTUP_WAIT_SECONDS)
+        await consumer.start()
+        self._consumer = consumer
+        while not self.should_stop:
+            if self._assignment_changed.is_set():
+                try:
+                    await self._take_up_assignment(consumer)
+                except KafkaError as exc:  # the committed offsets could not be read
+                    logger.warning("cannot take up the partitions yet", extra={"error": repr(exc)})
+                    self._assignment_changed.set()
+                    await self.sleep(1.0)
+                    continue
+            if self._revoked or not consumer.assignment():
+                if self._revoked:
+                    consumer.assign([])
+                await self.wait_first(self._assignment_changed.wait())
+                continue
+            batches = await consumer.getmany(timeout_ms=POLL_MS)
+            if not batches or self._revoked:
+                continue  # records of a revoked partition are its next owner's
+            self._idle.clear()
+            try:
+                for tp, records in batches.items():
+                    await self._handle(consumer, tp, records)
+            finally:
+                self._idle.set()
+
+    async def on_stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _decode(self, record: ConsumerRecord) -> OrderEvent:
         """Decode, waiting out a registry outage: the record must not be skipped."""
         while True:
             try:
-                return await decode_event(message.key, value, events_format)
+                return await decode_event(record.key, record.value, self.events_format)
             except RegistryError as exc:
                 logger.warning(
                     "cannot decode until the registry answers",
-                    extra={**position(message), "error": repr(exc)},
+                    extra={**position(record), "error": repr(exc)},
                 )
                 await asyncio.sleep(REGISTRY_RETRY_SECONDS)
 
-    @app.agent(topics.event_records, name="project_order_events", concurrency=1)
-    async def project_order_events(records: faust.StreamT[bytes]) -> None:
-        async for value in records:
-            message = records.current_event.message
+    async def _handle(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
+        writes: list[asyncio.Future] = []
+        applied = []
+        for record in records:
             try:
-                event = await decode(message, value)
+                event = await self._decode(record)
             except InvalidRecord as exc:
-                # Awaited: the offset is committed only after the DLQ has the record.
-                sent = await topics.dead_letters.send(
-                    key=message.key,
-                    value=message.value,
-                    headers=dead_letter_headers(message, exc, app.conf.id),
-                )
-                await sent
-                metrics.dead_lettered.inc()
-                logger.error(
-                    "dead-lettered",
-                    extra={**position(message), "key": repr(message.key), "reason": str(exc)},
-                )
+                writes.append(await self._dead_letter(record, exc))
                 continue
-            apply(event, message)
+            if (line := self._apply(record, event, writes)) is not None:
+                applied.append(line)
+        if applied:
+            logger.info(
+                "order events applied",
+                extra={"topic": tp.topic, "partition": tp.partition, "orders": applied},
+            )
+        await self._written(tp, records, writes)
+        try:
+            await consumer.commit({tp: records[-1].offset + 1})
+            self._committed[tp] = records[-1].offset + 1
+        except KafkaError as exc:  # handled again after a restart: duplicates are skipped
+            logger.warning(
+                "offsets not committed", extra={**position(records[-1]), "error": repr(exc)}
+            )
 
-    def apply(event: OrderEvent, message: Message) -> None:
-        current = orders_by_id.get(event.orderId)
+    def _apply(
+        self, record: ConsumerRecord, event: OrderEvent, writes: list[asyncio.Future]
+    ) -> dict[str, object] | None:
+        current = self.orders_by_id.get(event.orderId)
         applied = classify(event, current)
-        fields = {
-            "orderId": event.orderId,
-            "eventId": event.eventId,
-            "version": event.version,
-            "heldVersion": current.version if current else 0,
-            "outcome": applied.value,
-            **position(message),
-        }
         if applied is Applied.DUPLICATE:
-            metrics.duplicates_skipped.inc()
-            logger.info("duplicate event skipped", extra=fields)
-            return
+            self.metrics.duplicates_skipped.inc()
+            logger.info(
+                "duplicate event skipped",
+                extra={
+                    "orderId": event.orderId,
+                    "eventId": event.eventId,
+                    "version": event.version,
+                    "heldVersion": current.version if current else 0,
+                    **position(record),
+                },
+            )
+            return None
         if applied is Applied.AFTER_GAP:
-            metrics.version_gaps.inc()
-            logger.warning("version gap: the snapshot is applied", extra=fields)
+            self.metrics.version_gaps.inc()
+            logger.warning(
+                "version gap: the snapshot is applied",
+                extra={
+                    "orderId": event.orderId,
+                    "version": event.version,
+                    "heldVersion": current.version if current else 0,
+                    **position(record),
+                },
+            )
         row = project(event)
-        orders_by_id[event.orderId] = row
-        metrics.events_applied.inc()
-        logger.info(
-            "order event applied",
-            extra={
-                **fields,
-                "eventType": event.eventType.value,
-                "orderStatus": row.order.status.value,
-                "totalAmount": str(row.order.totalAmount),
-                "currency": row.order.currency,
-                "shippingCost": str(row.shippingCost),
-            },
+        with writing_to_partition(self.app, record.topic, record.partition):
+            writes.append(self.orders_by_id.send_changelog(record.partition, event.orderId, row))
+            self.orders_by_id.data[event.orderId] = row
+        self.metrics.events_applied.inc()
+        return applied_line(event, row, record.offset)
+
+    async def _dead_letter(self, record: ConsumerRecord, error: InvalidRecord) -> asyncio.Future:
+        sent = await self.topics.dead_letters.send(
+            key=record.key,
+            value=record.value,
+            headers=dead_letter_headers(record, error, self.app.conf.id),
         )
+        self.metrics.dead_lettered.inc()
+        logger.error(
+            "dead-lettered",
+            extra={**position(record), "key": repr(record.key), "reason": str(error)},
+        )
+        return sent
 
-    return project_order_events
+    async def _written(
+        self, tp: TopicPartition, records: list[ConsumerRecord], writes: list[asyncio.Future]
+    ) -> None:
+        """Return once Kafka has every write of the batch; else stop the worker."""
+        if not writes:
+            return
+        _, late = await asyncio.wait(writes, timeout=self.delivery_timeout)
+        failed = [w for w in writes if w.done() and (w.cancelled() or w.exception() is not None)]
+        if late or failed:
+            exit_to_reprocess(
+                "changelog or dead-letter writes of a batch not acknowledged",
+                {
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "fromOffset": records[0].offset,
+                    "records": len(records),
+                    "late": len(late),
+                    "failed": len(failed),
+                },
+            )
 
 
-def position(message: Message) -> dict[str, object]:
+def position(record: ConsumerRecord) -> dict[str, object]:
     """Where a record is, as every log line about it says."""
-    return {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}

@@ -11,7 +11,7 @@ from typing import Any
 import faust
 
 from agents.cart import register_command_handler
-from agents.projector import register_projector
+from agents.projector import Projector
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from infra.command_gateway import CommandGateway
 from infra.logs import logging_config
@@ -185,7 +185,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
         parts.formats.events.content_type,
         gateway.deliver_locally,
         settings.max_in_flight,
-        settings.event_delivery_timeout,
+        settings.delivery_timeout,
     )
     register_health_views(app, parts.readiness(replies=gateway.listening.is_set), parts.metrics)
     register_cart_views(app, gateway)
@@ -198,7 +198,18 @@ def create_cart_app(settings: CartSettings) -> faust.App:
 def create_orders_app(settings: OrdersSettings) -> faust.App:
     parts = build_service(settings, ShippedOrder)
     app = parts.app
-    register_projector(app, parts.topics, parts.orders_by_id, parts.metrics, parts.formats.events)
+    app.add_dependency(
+        Projector(
+            app,
+            parts.topics,
+            parts.orders_by_id,
+            parts.metrics,
+            parts.formats.events,
+            settings.kafka_bootstrap_servers,
+            max_records=settings.max_records_per_batch,
+            delivery_timeout=settings.delivery_timeout,
+        )
+    )
     readiness = parts.readiness()
     register_health_views(app, readiness, parts.metrics)
     scanner = TopicScanner(

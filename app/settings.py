@@ -27,6 +27,11 @@ class ServiceSettings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
     #: Deadline of a request that waits on Kafka; also the producer's.
     request_timeout: float = Field(default=5.0, gt=0)
+    #: How long the writes an agent waits for (the cart's events, the order
+    #: service's changelog and dead letters) may go unacknowledged (Kafka's
+    #: ``delivery.timeout.ms`` default) before the worker exits and its
+    #: partitions are handled again from their last commit.
+    delivery_timeout: float = Field(default=120.0, gt=0)
     #: How long the producer waits to fill a batch.  Records that nothing
     #: waits on (table changelogs) are cheaper in batches; where a request
     #: waits on the acknowledgement (the cart's events), any wait is added
@@ -74,10 +79,6 @@ class CartSettings(ServiceSettings):
 
     app_id: str = "cart-service"
     web_port: int = 8000
-    #: How long a batch's events may wait for their acknowledgements (Kafka's
-    #: ``delivery.timeout.ms`` default) before the worker exits and its
-    #: partitions are handled again from their last commit.
-    event_delivery_timeout: float = Field(default=120.0, gt=0)
     #: Most commands of a partition decided and sent but not yet acknowledged
     #: by Kafka; the next one waits for room.
     max_in_flight: int = Field(default=1000, ge=1)
@@ -88,8 +89,10 @@ class OrdersSettings(ServiceSettings):
 
     app_id: str = "order-service"
     web_port: int = 8001
-    # The projector awaits no send: its changelog writes can share batches.
+    # The projector awaits its writes once per batch: they can share requests.
     producer_linger_ms: float = 10.0
+    #: Most records of a partition the projector applies as one batch.
+    max_records_per_batch: int = Field(default=2000, ge=1)
 
 
 def service_app_ids() -> tuple[str, str]:

@@ -16,7 +16,7 @@ from bench.kafka_io import LagProbe, produce_all
 from bench.run import BenchRun
 from bench.sizes import Sizes
 from bench.wire import Record, Templates, bench_order_id, fill
-from infra.topics import ORDER_EVENTS, changelog_topic
+from infra.topics import ORDER_EVENTS, changelog_topic, projector_group
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +61,14 @@ async def ensure_cart_rows(platform: BenchRun, sizes: Sizes) -> list[str]:
 
 
 async def wait_caught_up(platform: BenchRun, timeout: float = 300) -> float:
-    """Wait until the order service's group has committed every record of ``order-events``.
+    """Wait until the order service's projector has committed every record of ``order-events``.
 
     Returns the monotonic time lag 0 was first seen (polled every 100 ms).
-    Faust commits every ``broker_commit_interval`` (2.8 s by default), so lag 0
-    shows up to that much after the last event was applied.
+    The projector commits after each batch.
     """
     deadline = time.monotonic() + timeout
     async with LagProbe(
-        platform.bootstrap_servers, platform.orders_app_id, ORDER_EVENTS.name
+        platform.bootstrap_servers, projector_group(platform.orders_app_id), ORDER_EVENTS.name
     ) as lag:
         while time.monotonic() < deadline:
             if await lag.lag() == 0:

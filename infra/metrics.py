@@ -4,7 +4,7 @@ One registry per app (not the process-global default), built by the
 factory and handed to the parts that count.
 """
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 import faust
 from aiohttp import web
@@ -18,28 +18,39 @@ from infra.reachability import Dependencies
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class ConsumerLag(Collector):
-    """Per assigned partition: log end offset minus committed offset, read at scrape time."""
+#: Records not yet committed, per (topic, partition), from a consumer of our own.
+LagSource = Callable[[], Mapping[tuple[str, int], int]]
 
-    def __init__(self, app: faust.App) -> None:
+
+class ConsumerLag(Collector):
+    """Per assigned partition: log end offset minus committed offset, read at scrape time.
+
+    Faust's consumer's partitions, and those of ``more`` (the projector's).
+    """
+
+    def __init__(self, app: faust.App, more: LagSource) -> None:
         self.app = app
+        self.more = more
 
     def collect(self) -> Iterator[Metric]:
         lag = GaugeMetricFamily(
             "kafka_consumer_lag",
-            "Records in the partition not yet committed by this service's group",
+            "Records in the partition not yet committed by this service",
             labels=["topic", "partition"],
         )
         monitor = self.app.monitor
         for tp, end in dict(monitor.tp_end_offsets).items():
             committed = monitor.tp_committed_offsets.get(tp, 0)
             lag.add_metric([tp.topic, str(tp.partition)], max(end - committed, 0))
+        for (topic, partition), behind in self.more().items():
+            lag.add_metric([topic, str(partition)], behind)
         yield lag
 
 
 class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.own_consumer_lag: LagSource = dict
         self.requests = Counter(
             "http_requests_total",
             "HTTP requests by route, method and status",
@@ -85,7 +96,11 @@ class ServiceMetrics:
         )
         for monitor in dependencies.monitors:
             reachable.labels(monitor.name).set_function(lambda m=monitor: float(m.reachable))
-        self.registry.register(ConsumerLag(app))
+        self.registry.register(ConsumerLag(app, lambda: self.own_consumer_lag()))
+
+    def report_lag(self, source: LagSource) -> None:
+        """Report the lag of a consumer of our own beside Faust's."""
+        self.own_consumer_lag = source
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -59,6 +59,15 @@ WRITE_PROBES = TopicSpec(
 ORDERS_TABLE = "orders_by_id"
 
 
+def projector_group(app_id: str) -> str:
+    """The group that keeps how far an app's projector has applied ``order-events``.
+
+    Only offsets: the projector reads the partitions Faust assigns it with a
+    consumer of its own, so this group never has members.
+    """
+    return f"{app_id}-projector"
+
+
 def changelog_topic(app_id: str) -> TopicSpec:
     """The changelog of an app's ``orders_by_id`` table, as Faust names it.
 

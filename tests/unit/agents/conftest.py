@@ -17,9 +17,10 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka import ConsumerRecord, TopicPartition
 
 from agents.cart import register_command_handler
-from agents.projector import register_projector
+from agents.projector import Projector
 from app.factory import orders_table, value_formats
 from app.settings import CartSettings, OrdersSettings
 from infra.metrics import ServiceMetrics
@@ -29,9 +30,9 @@ from models import codec
 from models.commands import CommandReply, OrderCommand
 from models.events import OrderEvent
 from models.state import CartOrder, ShippedOrder
-from tests.unit.factories import make_event, make_order
 
 DEADLINE = 2.0
+PARTITION_0 = TopicPartition("order-events", 0)
 
 #: Wraps the events sink channel, e.g. to make its sends fail.
 SinkWrapper = Callable[[faust.ChannelT], Any]
@@ -109,22 +110,53 @@ class CartHarness:
         await until(condition)
 
 
+class Commits:
+    """Stands in for the projector's consumer where a batch ends: its commits."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[TopicPartition, int] = {}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.offsets.update(offsets)
+
+
+def acknowledged(*args: Any, **kwargs: Any) -> asyncio.Future:
+    """A changelog write Kafka has acknowledged."""
+    written = asyncio.get_running_loop().create_future()
+    written.set_result(None)
+    return written
+
+
 @dataclass
 class OrdersHarness:
-    agent: Any
+    projector: Projector
     orders_by_id: faust.Table
     metrics: ServiceMetrics
     dead_letters: Any
+    commits: Commits
+    offset: int = 0
 
     async def consume(self, *records: tuple[bytes | None, bytes | None]) -> None:
-        """Hand ``(key, value)`` records to the projector and wait until it handled them."""
+        """Hand ``(key, value)`` records of partition 0 to the projector as one batch."""
+        batch = []
         for key, value in records:
-            await self.agent.put(value, key=key, headers=[("eventType", b"OrderCreated")])
-        # One agent handles its records in order: once this marker is in the
-        # table, every record before it has been handled.
-        marker = make_event(make_order(f"marker-{self.agent.sent_offset}"))
-        await self.agent.put(as_record(marker)[1], key=as_record(marker)[0])
-        await until(lambda: marker.orderId in self.orders_by_id)
+            batch.append(
+                ConsumerRecord(
+                    "order-events",
+                    0,
+                    self.offset,
+                    0,
+                    0,
+                    key,
+                    value,
+                    None,
+                    0,
+                    0,
+                    [("eventType", b"OrderCreated")],
+                )
+            )
+            self.offset += 1
+        await self.projector._handle(self.commits, PARTITION_0, batch)
 
     async def apply(self, *events: OrderEvent) -> None:
         await self.consume(*(as_record(event) for event in events))
@@ -171,16 +203,27 @@ async def cart() -> AsyncIterator[CartHarness]:
 
 
 @pytest.fixture
-async def orders() -> AsyncIterator[OrdersHarness]:
+async def orders(monkeypatch: pytest.MonkeyPatch) -> OrdersHarness:
     settings = OrdersSettings(topic_partitions=6)
     app = build_app("orders-test")
     orders_by_id = orders_table(app, ShippedOrder, settings)
+    # No producer runs here: every changelog write is acknowledged at once.
+    monkeypatch.setattr(orders_by_id, "send_changelog", acknowledged)
     metrics = ServiceMetrics()
+    app.flow_control.resume()  # a channel's put waits while the (unstarted) app's flow is off
     dead_letters = app.channel()
     sinks = replace(
         declare_topics(app, settings.topic_partitions, 1, value_formats(settings, None)),
         dead_letters=dead_letters,
     )
-    agent = register_projector(app, sinks, orders_by_id, metrics, JsonFormat())
-    async with testing(agent) as tested:
-        yield OrdersHarness(tested, orders_by_id, metrics, aiter(dead_letters))
+    projector = Projector(
+        app,
+        sinks,
+        orders_by_id,
+        metrics,
+        JsonFormat(),
+        "127.0.0.1:1",
+        max_records=settings.max_records_per_batch,
+        delivery_timeout=DEADLINE,
+    )
+    return OrdersHarness(projector, orders_by_id, metrics, aiter(dead_letters), Commits())

@@ -10,6 +10,7 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 
 import agents.cart
+import agents.worker_exit
 from models import codec
 from models.commands import Outcome
 from models.status import OrderStatus
@@ -172,13 +173,15 @@ async def test_cart_should_exit_without_storing_or_answering_when_an_event_is_no
         exits.append(status)
         raise WorkerExit
 
-    monkeypatch.setattr(agents.cart.os, "_exit", exit_now)
-    monkeypatch.setattr(agents.cart.logging, "shutdown", lambda: None)  # pytest's handlers stay
+    monkeypatch.setattr(agents.worker_exit.os, "_exit", exit_now)
+    monkeypatch.setattr(
+        agents.worker_exit.logging, "shutdown", lambda: None
+    )  # pytest's handlers stay
     sink = UndeliveredEvents()
 
     async with cart_with(lambda channel: sink) as cart:
         await cart.agent.put(make_create_command(make_order("ORD-8")), key="ORD-8")
-        await cart.wait_until(lambda: exits == [agents.cart.EXIT_UNFINISHED_COMMANDS])
+        await cart.wait_until(lambda: exits == [agents.worker_exit.EXIT_UNFINISHED])
 
         assert sink.sent == 1
         assert "ORD-8" not in cart.orders_by_id
