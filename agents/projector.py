@@ -15,8 +15,9 @@ one bad record must not stop every order behind it in its partition.
 import asyncio
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -46,6 +47,16 @@ logger = logging.getLogger(__name__)
 REGISTRY_RETRY_SECONDS = 1.0
 #: How long one fetch waits for records (and so how soon a revoke is noticed).
 POLL_MS = 200
+#: Batches applied but not yet committed; the fetch loop waits beyond that.
+COMMIT_QUEUE = 100
+
+
+@dataclass(frozen=True)
+class AppliedBatch:
+    """Records applied: their changelog and DLQ writes, and the offsets after them."""
+
+    writes: list[asyncio.Future]
+    offsets: dict[TopicPartition, int]
 
 
 class Applied(StrEnum):
@@ -185,6 +196,8 @@ class Projector(Service):
         self._consumer: AIOKafkaConsumer | None = None
         #: The offset committed last, per partition projected now.
         self._committed: dict[TopicPartition, int] = {}
+        #: Applied records whose writes and offsets the committer has yet to see through.
+        self._to_commit: asyncio.Queue[AppliedBatch] = asyncio.Queue(COMMIT_QUEUE)
         super().__init__(**kwargs)
         metrics.report_lag(self.lag)
         app.on_partitions_revoked.connect(self._on_partitions_revoked)
@@ -205,9 +218,11 @@ class Projector(Service):
         # Awaited by the rebalance: nothing is written after this returns.
         self._revoked = True
         try:
-            await asyncio.wait_for(self._idle.wait(), self.delivery_timeout)
+            async with asyncio.timeout(self.delivery_timeout):
+                await self._idle.wait()
+                await self._to_commit.join()
         except TimeoutError:
-            logger.warning("revoked while a batch is still waiting for Kafka")
+            logger.warning("revoked while applied records still wait for Kafka")
 
     async def _on_rebalance_complete(self, sender: object, **_: Any) -> None:
         self._assignment_changed.set()
@@ -269,8 +284,7 @@ class Projector(Service):
                 continue  # records of a revoked partition are its next owner's
             self._idle.clear()
             try:
-                for tp, records in batches.items():
-                    await self._handle(consumer, tp, records)
+                await self._handle(consumer, batches)
             finally:
                 self._idle.set()
 
@@ -291,31 +305,58 @@ class Projector(Service):
                 await asyncio.sleep(REGISTRY_RETRY_SECONDS)
 
     async def _handle(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+        self, consumer: AIOKafkaConsumer, batches: Mapping[TopicPartition, list[ConsumerRecord]]
     ) -> None:
+        """Apply every partition's records; their writes and offsets go to the committer."""
         writes: list[asyncio.Future] = []
-        applied = []
-        for record in records:
-            try:
-                event = await self._decode(record)
-            except InvalidRecord as exc:
-                writes.append(await self._dead_letter(record, exc))
-                continue
-            if (line := self._apply(record, event, writes)) is not None:
-                applied.append(line)
-        if applied:
-            logger.info(
-                "order events applied",
-                extra={"topic": tp.topic, "partition": tp.partition, "orders": applied},
-            )
-        await self._written(tp, records, writes)
+        for tp, records in batches.items():
+            applied = []
+            for record in records:
+                try:
+                    event = await self._decode(record)
+                except InvalidRecord as exc:
+                    writes.append(await self._dead_letter(record, exc))
+                    continue
+                if (line := self._apply(record, event, writes)) is not None:
+                    applied.append(line)
+            if applied:
+                logger.info(
+                    "order events applied",
+                    extra={"topic": tp.topic, "partition": tp.partition, "orders": applied},
+                )
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        await self._to_commit.put(AppliedBatch(writes, offsets))
+
+    async def _commit_applied(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit what was applied, in order, once Kafka has its writes.
+
+        Takes everything queued: the fetch loop goes on meanwhile, so records
+        that arrive during the wait are applied without waiting for it.
+        """
+        done = [await self._to_commit.get()]
+        while not self._to_commit.empty():
+            done.append(self._to_commit.get_nowait())
+        offsets: dict[TopicPartition, int] = {}
+        for each in done:
+            offsets.update(each.offsets)  # in order: the last is the furthest
+        await self._written(offsets, [w for each in done for w in each.writes])
         try:
-            await consumer.commit({tp: records[-1].offset + 1})
-            self._committed[tp] = records[-1].offset + 1
+            await consumer.commit(offsets)
+            self._committed.update(offsets)
         except KafkaError as exc:  # handled again after a restart: duplicates are skipped
             logger.warning(
-                "offsets not committed", extra={**position(records[-1]), "error": repr(exc)}
+                "offsets not committed",
+                extra={"offsets": {str(tp): o for tp, o in offsets.items()}, "error": repr(exc)},
             )
+        for _ in done:
+            self._to_commit.task_done()
+
+    @Service.task
+    async def _commit(self) -> None:
+        while self._consumer is None:
+            await self.sleep(0.1)
+        while not self.should_stop:
+            await self._commit_applied(self._consumer)
 
     def _apply(
         self, record: ConsumerRecord, event: OrderEvent, writes: list[asyncio.Future]
@@ -367,21 +408,19 @@ class Projector(Service):
         return sent
 
     async def _written(
-        self, tp: TopicPartition, records: list[ConsumerRecord], writes: list[asyncio.Future]
+        self, offsets: Mapping[TopicPartition, int], writes: list[asyncio.Future]
     ) -> None:
-        """Return once Kafka has every write of the batch; else stop the worker."""
+        """Return once Kafka has every write; else stop the worker."""
         if not writes:
             return
         _, late = await asyncio.wait(writes, timeout=self.delivery_timeout)
         failed = [w for w in writes if w.done() and (w.cancelled() or w.exception() is not None)]
         if late or failed:
             exit_to_reprocess(
-                "changelog or dead-letter writes of a batch not acknowledged",
+                "changelog or dead-letter writes of applied records not acknowledged",
                 {
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "fromOffset": records[0].offset,
-                    "records": len(records),
+                    "topic": self.events_topic,
+                    "uncommittedUpTo": {tp.partition: o for tp, o in offsets.items()},
                     "late": len(late),
                     "failed": len(failed),
                 },

@@ -156,7 +156,8 @@ class OrdersHarness:
                 )
             )
             self.offset += 1
-        await self.projector._handle(self.commits, PARTITION_0, batch)
+        await self.projector._handle(self.commits, {PARTITION_0: batch})
+        await self.projector._commit_applied(self.commits)
 
     async def apply(self, *events: OrderEvent) -> None:
         await self.consume(*(as_record(event) for event in events))

@@ -14,6 +14,7 @@ import agents.worker_exit
 from models import codec
 from models.commands import Outcome
 from models.status import OrderStatus
+from tests.unit.agents.conftest import PARTITION_0
 from tests.unit.factories import make_create_command, make_event, make_order, make_update_command
 
 EVENT_WIRE = make_event(make_order("ORD-7")).to_wire()
@@ -263,3 +264,10 @@ async def test_projector_should_dead_letter_an_unusable_record_and_go_on(orders,
     assert "ORD-7" not in orders.orders_by_id
     assert orders.orders_by_id["ORD-9"].version == 1
     assert orders.counted("order_events_dead_lettered_total") == 1
+
+
+async def test_projector_should_commit_past_a_batch_once_its_writes_are_acknowledged(orders):
+    await orders.apply(make_event(make_order("ORD-10")), make_event(make_order("ORD-11")))
+    await orders.consume((b"ORD-12", b"{not json"))
+
+    assert orders.commits.offsets == {PARTITION_0: 3}
