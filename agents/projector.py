@@ -48,7 +48,7 @@ REGISTRY_RETRY_SECONDS = 1.0
 #: How long one fetch waits for records (and so how soon a revoke is noticed).
 POLL_MS = 200
 #: Batches applied but not yet committed; the fetch loop waits beyond that.
-COMMIT_QUEUE = 100
+COMMIT_QUEUE = 8
 
 
 @dataclass(frozen=True)
@@ -276,6 +276,7 @@ class Projector(Service):
                     continue
             if self._revoked or not consumer.assignment():
                 if self._revoked:
+                    await self._to_commit.join()  # commits need the partitions assigned
                     consumer.assign([])
                 await self.wait_first(self._assignment_changed.wait())
                 continue

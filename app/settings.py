@@ -92,7 +92,7 @@ class OrdersSettings(ServiceSettings):
     # The projector awaits its writes once per batch: they can share requests.
     producer_linger_ms: float = 10.0
     #: Most records of a partition the projector applies as one batch.
-    max_records_per_batch: int = Field(default=2000, ge=1)
+    max_records_per_batch: int = Field(default=500, ge=1)
 
 
 def service_app_ids() -> tuple[str, str]:
