@@ -91,7 +91,8 @@ class OrdersSettings(ServiceSettings):
     web_port: int = 8001
     # The projector awaits its writes once per batch: they can share requests.
     producer_linger_ms: float = 10.0
-    #: Most records of a partition the projector applies as one batch.
+    #: Most records (of all its partitions) the projector fetches and applies as
+    #: one batch; with the commit queue, this bounds what it holds in memory.
     max_records_per_batch: int = Field(default=500, ge=1)
 
 
