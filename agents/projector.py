@@ -155,14 +155,17 @@ class Projector(Service):
     ``/order-details``, recovery and standbys); the projector reads the same
     partitions of ``order-events`` with a plain aiokafka consumer outside any
     group, in batches: decode, apply, dead-letter what cannot be used, one
-    log line per batch, then wait for the changelog and DLQ writes and only
-    then commit the offsets (in :func:`~infra.topics.projector_group`).  Faust's
-    own stream is not used: its per-record machinery was the ceiling, and in
-    a rebalance it lost records of taken-over partitions.
+    log line per partition batch.  Beside the fetch loop, a committer takes
+    what was applied, in order, waits for its changelog and DLQ writes and
+    only then commits the offsets (in :func:`~infra.topics.projector_group`),
+    so the loop never waits for Kafka's acknowledgements.  Faust's own stream
+    is not used: its per-record machinery was the ceiling, and in a rebalance
+    it lost records of taken-over partitions.
 
-    On a revoke the batch in hand is finished and committed before Faust
-    hands the partitions on; once recovery has completed, the projector
-    takes up the partitions Faust assigned, from their committed offsets.
+    On a revoke the batch in hand is applied and everything applied is
+    committed before Faust hands the partitions on; once recovery has
+    completed, the projector takes up the partitions Faust assigned, from
+    their committed offsets.
     """
 
     def __init__(
