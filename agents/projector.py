@@ -367,30 +367,21 @@ class Projector(Service):
     ) -> dict[str, object] | None:
         current = self.orders_by_id.get(event.orderId)
         applied = classify(event, current)
+        fields = {
+            "orderId": event.orderId,
+            "eventId": event.eventId,
+            "version": event.version,
+            "heldVersion": current.version if current else 0,
+            "outcome": applied.value,
+            **position(record),
+        }
         if applied is Applied.DUPLICATE:
             self.metrics.duplicates_skipped.inc()
-            logger.info(
-                "duplicate event skipped",
-                extra={
-                    "orderId": event.orderId,
-                    "eventId": event.eventId,
-                    "version": event.version,
-                    "heldVersion": current.version if current else 0,
-                    **position(record),
-                },
-            )
+            logger.info("duplicate event skipped", extra=fields)
             return None
         if applied is Applied.AFTER_GAP:
             self.metrics.version_gaps.inc()
-            logger.warning(
-                "version gap: the snapshot is applied",
-                extra={
-                    "orderId": event.orderId,
-                    "version": event.version,
-                    "heldVersion": current.version if current else 0,
-                    **position(record),
-                },
-            )
+            logger.warning("version gap: the snapshot is applied", extra=fields)
         row = project(event)
         with writing_to_partition(self.app, record.topic, record.partition):
             writes.append(self.orders_by_id.send_changelog(record.partition, event.orderId, row))
