@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 import faust
-from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
-from faust.exceptions import ProducerSendError
 
 from agents.worker_exit import exit_to_reprocess
 from infra.metrics import ServiceMetrics
 from infra.topics import OrderTopics
+from infra.transport import SEND_FAILURES
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
 from models.events import EventType, OrderEvent, event_id_for
 from models.order import Order
@@ -36,8 +35,6 @@ logger = logging.getLogger(__name__)
 
 PUBLISH_RETRY_FIRST_DELAY = 0.5
 PUBLISH_RETRY_MAX_DELAY = 5.0
-#: What a send can raise: aiokafka's errors, and Faust's wrapper of them.
-SEND_FAILURES = (KafkaError, ProducerSendError)
 
 
 @dataclass(frozen=True)

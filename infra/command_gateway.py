@@ -13,12 +13,11 @@ import logging
 
 import faust
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
-from faust.exceptions import ProducerSendError
 from mode import Service
 
 from infra.kafka_metadata import topic_partitions
 from infra.reachability import Dependencies, DependencyLost, DependencyUnavailable
+from infra.transport import SEND_FAILURES
 from models.codec import loads
 from models.commands import CommandReply, OrderCommand
 
@@ -70,7 +69,7 @@ class CommandGateway(Service):
             reason = "a dependency became unreachable"
         except TimeoutError:
             reason = "no answer"
-        except (KafkaError, ProducerSendError) as exc:  # it may still have been written
+        except SEND_FAILURES as exc:  # it may still have been written
             reason = f"Kafka failed the send ({exc!r:.100})"
         finally:
             self._pending.pop(command.commandId, None)

@@ -15,9 +15,15 @@ The producer is the first client a worker starts; it waits for the broker
 from collections.abc import Mapping
 from typing import Any
 
+from aiokafka.errors import KafkaError
+from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
 from infra.kafka_metadata import wait_for_kafka
+
+#: What a send through a Faust topic can raise: aiokafka's errors, and Faust's
+#: wrapper of those raised while handing the record over (a metadata timeout).
+SEND_FAILURES = (KafkaError, ProducerSendError)
 
 #: How long a starting worker waits for the broker before it gives up.
 STARTUP_WAIT_SECONDS = 120.0
