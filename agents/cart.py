@@ -21,6 +21,7 @@ from typing import NoReturn
 import faust
 from aiokafka.structs import RecordMetadata
 
+from agents.table_writes import writing_to_partition
 from agents.worker_exit import exit_to_reprocess
 from infra.metrics import ServiceMetrics
 from infra.topics import OrderTopics
@@ -137,19 +138,6 @@ class InFlight:
 
 class EventsNotDelivered(Exception):
     """Events in flight were not all acknowledged within the delivery timeout."""
-
-
-def store_row(
-    stream: faust.StreamT, record: faust.EventT, table: faust.Table, key: str, row: object
-) -> None:
-    """``table[key] = row`` for the change ``record`` made, in ``record``'s partition.
-
-    Faust files a table write (changelog record and local store) under the
-    partition of the current event, which is set only in the task that
-    iterates the stream: the record that made the change is made current.
-    """
-    stream._set_current_event(record)
-    table[key] = row
 
 
 def register_command_handler(
@@ -316,7 +304,9 @@ def register_command_handler(
             metadata = None
             if entry.written is not None and row is not None:
                 metadata = next(written)
-                store_row(commands, entry.record, orders_by_id, entry.command.orderId, row)
+                message = entry.record.message
+                with writing_to_partition(app, message.topic, message.partition):
+                    orders_by_id[entry.command.orderId] = row
                 pending.stored(entry.command.orderId, row)
             log_completed(entry, metadata)
             reply = entry.decision.reply

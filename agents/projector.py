@@ -14,21 +14,18 @@ one bad record must not stop every order behind it in its partition.
 
 import asyncio
 import logging
-import weakref
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import faust
-import faust.streams as faust_streams
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from faust.events import Event
-from faust.types import TP, Message
+from faust.types import TP
 from mode import Service
 
+from agents.table_writes import writing_to_partition
 from agents.worker_exit import exit_to_reprocess
 from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
@@ -129,23 +126,6 @@ def applied_line(event: OrderEvent, row: ShippedOrder, offset: int) -> dict[str,
         "shippingCost": str(row.shippingCost),
         "offset": offset,
     }
-
-
-@contextmanager
-def writing_to_partition(app: faust.App, topic: str, partition: int) -> Iterator[None]:
-    """Table writes in this block go to ``partition``.
-
-    Faust's RocksDB store files a write under the partition of the current
-    event, which only a Faust stream sets: a stand-in event of the partition
-    is made current for the block.
-    """
-    message = Message(topic, partition, -1, 0.0, 0, None, None, None, None)
-    stand_in = Event(app, None, None, None, message)
-    token = faust_streams._current_event.set(weakref.ref(stand_in))
-    try:
-        yield
-    finally:
-        faust_streams._current_event.reset(token)
 
 
 class Projector(Service):
