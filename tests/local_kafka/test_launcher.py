@@ -77,6 +77,7 @@ class Launcher:
         return self.data_dir.parent / "launcher.log"
 
     def start(self) -> None:
+        started_at = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
@@ -92,6 +93,8 @@ class Launcher:
         )
         for port in (self.cart, self.orders):
             wait_until(lambda p=port: self.ready(p), 180)
+        # and the launcher itself has seen them ready (it watches them from then on)
+        wait_until(lambda: b"[launcher] ready:" in self.log_path.read_bytes()[started_at:], 30)
 
     def ready(self, port: int) -> bool:
         assert self.process is not None
