@@ -21,6 +21,7 @@ from typing import NoReturn
 import faust
 from aiokafka.structs import RecordMetadata
 
+from agents.hand_over import hand_over
 from agents.table_writes import writing_to_partition
 from agents.worker_exit import exit_to_reprocess
 from infra.metrics import ServiceMetrics
@@ -33,9 +34,6 @@ from models.state import CartOrder
 from models.status import IllegalTransition, check_transition
 
 logger = logging.getLogger(__name__)
-
-PUBLISH_RETRY_FIRST_DELAY = 0.5
-PUBLISH_RETRY_MAX_DELAY = 5.0
 
 
 @dataclass(frozen=True)
@@ -151,40 +149,23 @@ def register_command_handler(
     delivery_timeout: float,
 ) -> faust.types.AgentT:
     async def send(event: OrderEvent) -> asyncio.Future[RecordMetadata]:
-        """Hand ``event`` to the producer; the acknowledgement is awaited later.
-
-        Handing over fails while the producer cannot reach the partition's
-        leader (aiokafka waits for metadata up to its request timeout); it is
-        retried until it succeeds, in place, so the partition's later events
-        stay behind this one.  While Kafka is away this holds up the
-        partition, whose commands could not be applied anyway.
-        """
-        delay = PUBLISH_RETRY_FIRST_DELAY
-        while True:
-            try:
-                # aiokafka's future, though Faust types it as a bare awaitable.
-                return await topics.events.send(
-                    key=event.orderId,
-                    value=event.to_wire(),
-                    headers={
-                        "eventType": event.eventType.value.encode(),
-                        "content-type": content_type,
-                    },
-                )
-            except SEND_FAILURES as exc:
-                logger.warning(
-                    "publish failed; retrying",
-                    extra={
-                        "eventType": event.eventType.value,
-                        "orderId": event.orderId,
-                        "eventId": event.eventId,
-                        "version": event.version,
-                        "error": repr(exc),
-                        "retryIn": delay,
-                    },
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, PUBLISH_RETRY_MAX_DELAY)
+        """Hand ``event`` to the producer; the acknowledgement is awaited later."""
+        return await hand_over(
+            lambda: topics.events.send(
+                key=event.orderId,
+                value=event.to_wire(),
+                headers={
+                    "eventType": event.eventType.value.encode(),
+                    "content-type": content_type,
+                },
+            ),
+            {
+                "eventType": event.eventType.value,
+                "orderId": event.orderId,
+                "eventId": event.eventId,
+                "version": event.version,
+            },
+        )
 
     async def acknowledged(batch: list[InFlight]) -> list[RecordMetadata]:
         """The acknowledgements of ``batch``'s events, in order.

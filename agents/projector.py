@@ -15,16 +15,18 @@ one bad record must not stop every order behind it in its partition.
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 from faust.types import TP
 from mode import Service
 
+from agents.hand_over import hand_over
 from agents.table_writes import writing_to_partition
 from agents.worker_exit import exit_to_reprocess
 from infra.kafka_metadata import wait_for_kafka
@@ -33,6 +35,7 @@ from infra.schema_registry import RegistryError
 from infra.topics import OrderTopics, projector_group
 from infra.transport import STARTUP_WAIT_SECONDS
 from infra.value_formats import UndecodableValue, ValueFormat
+from models.codec import dumps
 from models.events import OrderEvent
 from models.money import shipping_cost
 from models.rules import format_timestamp
@@ -48,12 +51,13 @@ POLL_MS = 200
 COMMIT_QUEUE = 8
 
 
-@dataclass(frozen=True)
+@dataclass
 class AppliedBatch:
     """Records applied: their changelog and DLQ writes, and the offsets after them."""
 
-    writes: list[asyncio.Future]
-    offsets: dict[TopicPartition, int]
+    changelog: list[asyncio.Future[RecordMetadata]] = field(default_factory=list)
+    dead_letters: list[asyncio.Future] = field(default_factory=list)
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
 class Applied(StrEnum):
@@ -170,6 +174,7 @@ class Projector(Service):
         self.max_records = max_records
         self.delivery_timeout = delivery_timeout
         self.events_topic = topics.event_records.get_topic_name()
+        self.changelog_topic = orders_by_id.changelog_topic.get_topic_name()
         #: Set when Faust's recovery completed and the assignment is to be taken up.
         self._assignment_changed = asyncio.Event()
         #: Clear while a batch is being handled.
@@ -211,11 +216,10 @@ class Projector(Service):
         self._assignment_changed.set()
 
     def _owned_partitions(self) -> list[TopicPartition]:
-        changelog = self.orders_by_id.changelog_topic.get_topic_name()
         return sorted(
             TopicPartition(self.events_topic, tp.partition)
             for tp in self.app.assignor.assigned_actives()
-            if tp.topic == changelog
+            if tp.topic == self.changelog_topic
         )
 
     async def _take_up_assignment(self, consumer: AIOKafkaConsumer) -> None:
@@ -292,24 +296,25 @@ class Projector(Service):
         self, consumer: AIOKafkaConsumer, batches: Mapping[TopicPartition, list[ConsumerRecord]]
     ) -> None:
         """Apply every partition's records; their writes and offsets go to the committer."""
-        writes: list[asyncio.Future] = []
+        batch = AppliedBatch()
         for tp, records in batches.items():
             applied = []
-            for record in records:
-                try:
-                    event = await self._decode(record)
-                except InvalidRecord as exc:
-                    writes.append(await self._dead_letter(record, exc))
-                    continue
-                if (line := self._apply(record, event, writes)) is not None:
-                    applied.append(line)
+            with writing_to_partition(self.app, tp.topic, tp.partition):
+                for record in records:
+                    try:
+                        event = await self._decode(record)
+                    except InvalidRecord as exc:
+                        batch.dead_letters.append(await self._dead_letter(record, exc))
+                        continue
+                    if (line := await self._apply(record, event, batch)) is not None:
+                        applied.append(line)
             if applied:
                 logger.info(
                     "order events applied",
                     extra={"topic": tp.topic, "partition": tp.partition, "orders": applied},
                 )
-        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
-        await self._to_commit.put(AppliedBatch(writes, offsets))
+            batch.offsets[tp] = records[-1].offset + 1
+        await self._to_commit.put(batch)
 
     async def _commit_applied(self, consumer: AIOKafkaConsumer) -> None:
         """Commit what was applied, in order, once Kafka has its writes.
@@ -321,9 +326,12 @@ class Projector(Service):
         while not self._to_commit.empty():
             done.append(self._to_commit.get_nowait())
         offsets: dict[TopicPartition, int] = {}
+        changelog: list[asyncio.Future[RecordMetadata]] = []
         for each in done:
             offsets.update(each.offsets)  # in order: the last is the furthest
-        await self._written(offsets, [w for each in done for w in each.writes])
+            changelog += each.changelog
+        await self._written(offsets, changelog + [w for each in done for w in each.dead_letters])
+        self._store_changelog_offsets(changelog)
         try:
             await consumer.commit(offsets)
             self._committed.update(offsets)
@@ -335,6 +343,16 @@ class Projector(Service):
         for _ in done:
             self._to_commit.task_done()
 
+    def _store_changelog_offsets(self, written: list[asyncio.Future[RecordMetadata]]) -> None:
+        """Keep in the store how far the changelog holds its rows, as Faust's table writes do:
+        recovering this store later reads the changelog only past that offset."""
+        furthest: dict[TopicPartition, int] = {}
+        for write in written:  # in order of their offsets within a partition
+            metadata = write.result()
+            furthest[metadata.topic_partition] = metadata.offset
+        for tp, offset in furthest.items():
+            self.orders_by_id.data.set_persisted_offset(tp, offset)
+
     @Service.task
     async def _commit(self) -> None:
         while self._consumer is None:
@@ -342,10 +360,16 @@ class Projector(Service):
         while not self.should_stop:
             await self._commit_applied(self._consumer)
 
-    def _apply(
-        self, record: ConsumerRecord, event: OrderEvent, writes: list[asyncio.Future]
+    async def _apply(
+        self, record: ConsumerRecord, event: OrderEvent, batch: AppliedBatch
     ) -> dict[str, object] | None:
-        current = self.orders_by_id.get(event.orderId)
+        """Store the event's row unless it is a duplicate; runs within ``writing_to_partition``.
+
+        Reads and writes the table's store and changelog themselves, as the
+        table would, without its per-key machinery (sensors, Faust's producer
+        buffer): on this path that cost more than the rest of the work.
+        """
+        current = self.orders_by_id.data.get(event.orderId)
         applied = classify(event, current)
         fields = {
             "orderId": event.orderId,
@@ -363,17 +387,30 @@ class Projector(Service):
             self.metrics.version_gaps.inc()
             logger.warning("version gap: the snapshot is applied", extra=fields)
         row = project(event)
-        with writing_to_partition(self.app, record.topic, record.partition):
-            writes.append(self.orders_by_id.send_changelog(record.partition, event.orderId, row))
-            self.orders_by_id.data[event.orderId] = row
+        # Encoded once for the store and the changelog record, which Faust's
+        # table would each encode anew; the store keeps bytes as they are.
+        payload = dumps(row)
+        self.orders_by_id.data[event.orderId] = payload
+        key = event.orderId.encode()
+        batch.changelog.append(
+            await hand_over(
+                lambda: self.app.producer.send(
+                    self.changelog_topic, key, payload, record.partition, None, None
+                ),
+                {"writing": "changelog record", "orderId": event.orderId, **position(record)},
+            )
+        )
         self.metrics.events_applied.inc()
         return applied_line(event, row, record.offset)
 
     async def _dead_letter(self, record: ConsumerRecord, error: InvalidRecord) -> asyncio.Future:
-        sent = await self.topics.dead_letters.send(
-            key=record.key,
-            value=record.value,
-            headers=dead_letter_headers(record, error, self.app.conf.id),
+        sent = await hand_over(
+            lambda: self.topics.dead_letters.send(
+                key=record.key,
+                value=record.value,
+                headers=dead_letter_headers(record, error, self.app.conf.id),
+            ),
+            {"writing": "dead letter", **position(record)},
         )
         self.metrics.dead_lettered.inc()
         logger.error(

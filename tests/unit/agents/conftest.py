@@ -13,11 +13,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import faust
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.structs import RecordMetadata
 
 from agents.cart import register_command_handler
 from agents.projector import Projector
@@ -38,10 +40,12 @@ PARTITION_0 = TopicPartition("order-events", 0)
 SinkWrapper = Callable[[faust.ChannelT], Any]
 
 
-def build_app(app_id: str) -> faust.App:
+def build_app(app_id: str, **conf: Any) -> faust.App:
     codec.register()
     # Port 1 is closed: were anything to reach for a broker, it would fail fast.
-    return faust.App(app_id, broker="kafka://127.0.0.1:1", store="memory://", autodiscover=False)
+    return faust.App(
+        app_id, broker="kafka://127.0.0.1:1", autodiscover=False, **{"store": "memory://", **conf}
+    )
 
 
 @asynccontextmanager
@@ -120,11 +124,20 @@ class Commits:
         self.offsets.update(offsets)
 
 
-def acknowledged(*args: Any, **kwargs: Any) -> asyncio.Future:
-    """A changelog write Kafka has acknowledged."""
-    written = asyncio.get_running_loop().create_future()
-    written.set_result(None)
-    return written
+class AcknowledgedSends:
+    """Stands in for the producer: Kafka acknowledges every record at once, at the next offset."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[TopicPartition, int] = {}
+
+    async def send(
+        self, topic: str, key: bytes, value: bytes, partition: int, *_: Any
+    ) -> asyncio.Future[RecordMetadata]:
+        tp = TopicPartition(topic, partition)
+        offset = self.offsets[tp] = self.offsets.get(tp, -1) + 1
+        written = asyncio.get_running_loop().create_future()
+        written.set_result(RecordMetadata(topic, partition, tp, offset, -1, 0, 0))
+        return written
 
 
 @dataclass
@@ -204,12 +217,13 @@ async def cart() -> AsyncIterator[CartHarness]:
 
 
 @pytest.fixture
-async def orders(monkeypatch: pytest.MonkeyPatch) -> OrdersHarness:
+async def orders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> OrdersHarness:
     settings = OrdersSettings(topic_partitions=6)
-    app = build_app("orders-test")
+    # The service's store: the projector writes rows as the encoded bytes RocksDB keeps.
+    app = build_app("orders-test", store="rocksdb://", datadir=tmp_path)
     orders_by_id = orders_table(app, ShippedOrder, settings)
     # No producer runs here: every changelog write is acknowledged at once.
-    monkeypatch.setattr(orders_by_id, "send_changelog", acknowledged)
+    monkeypatch.setattr(app.producer, "send", AcknowledgedSends().send)
     metrics = ServiceMetrics()
     app.flow_control.resume()  # a channel's put waits while the (unstarted) app's flow is off
     dead_letters = app.channel()

@@ -8,8 +8,9 @@ import logging
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
+from faust.types import TP
 
-import agents.cart
+import agents.hand_over
 import agents.worker_exit
 from models import codec
 from models.commands import Outcome
@@ -118,10 +119,10 @@ class FailingSends:
 async def test_cart_should_retry_an_unacknowledged_publish_then_store_and_reply(
     cart_with, monkeypatch, caplog
 ):
-    monkeypatch.setattr(agents.cart, "PUBLISH_RETRY_FIRST_DELAY", 0.01)
+    monkeypatch.setattr(agents.hand_over, "RETRY_FIRST_DELAY", 0.01)
     sink = FailingSends(failures=2)
 
-    with caplog.at_level(logging.WARNING, logger="agents.cart"):
+    with caplog.at_level(logging.WARNING, logger="agents.hand_over"):
         async with cart_with(sink.wrap) as cart:
             reply = await cart.handle(make_create_command(make_order("ORD-5")))
 
@@ -137,7 +138,7 @@ async def test_cart_should_neither_store_nor_reply_while_kafka_does_not_acknowle
     cart_with, monkeypatch
 ):
     # A 2xx must mean the event is durable: no row, no reply before the ack.
-    monkeypatch.setattr(agents.cart, "PUBLISH_RETRY_FIRST_DELAY", 0.01)
+    monkeypatch.setattr(agents.hand_over, "RETRY_FIRST_DELAY", 0.01)
     sink = FailingSends(failures=10**6)
 
     async with cart_with(sink.wrap) as cart:
@@ -271,3 +272,6 @@ async def test_projector_should_commit_past_a_batch_once_its_writes_are_acknowle
     await orders.consume((b"ORD-12", b"{not json"))
 
     assert orders.commits.offsets == {PARTITION_0: 3}
+    # The store keeps how far the changelog holds its rows (two rows: offsets 0, 1).
+    changelog = TP(orders.orders_by_id.changelog_topic.get_topic_name(), 0)
+    assert orders.orders_by_id.data.persisted_offset(changelog) == 1
