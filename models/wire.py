@@ -46,7 +46,7 @@ class WireRecord(BaseModel):
         return self.model_dump()
 
     def for_json(self) -> dict[str, Any]:
-        """What simplejson writes for this record (``for_json=True``)."""
+        """What the codec writes for this record (see models.codec)."""
         return self.to_wire()
 
     @classmethod
