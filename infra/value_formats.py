@@ -98,6 +98,8 @@ class AvroFormat:
 
     def decode_cached(self, payload: bytes) -> Any:
         schema_id = schema_id_of(payload)
+        if schema_id == self.schema_id:
+            return read_avro(payload, self.parsed)  # our schema: nothing to resolve
         writer = self.registry.cached_parsed_schema(schema_id)
         if writer is None:
             raise UndecodableValue(f"schema id {schema_id} is not known to this process")
@@ -108,8 +110,12 @@ class AvroFormat:
 
         Raises :class:`UndecodableValue` for bytes that are not such a value,
         and lets :class:`~infra.schema_registry.RegistryError` through: a
-        registry that does not answer says nothing about the record.
+        registry that does not answer says nothing about the record.  A value
+        written with this service's own schema is read without resolving one
+        schema into the other (a fifth of fastavro's time per value).
         """
+        if schema_id_of(payload) == self.schema_id:
+            return read_avro(payload, self.parsed)
         return read_avro(payload, await writer_schema(payload, self.registry), self.parsed)
 
 
