@@ -58,6 +58,7 @@ def create_app(settings: ServiceSettings, metrics: ServiceMetrics) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         producer_acks=-1,
+        producer_max_batch_size=settings.producer_max_batch_bytes,
         producer_linger=settings.producer_linger_ms / 1000,
         producer_request_timeout=settings.request_timeout,
         consumer_auto_offset_reset="earliest",
