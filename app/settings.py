@@ -49,15 +49,15 @@ class ServiceSettings(BaseSettings):
     consumer_session_timeout: float = Field(default=10.0, ge=6.0)
     #: Static group membership: a worker restarted within the session timeout
     #: takes its partitions back at once, without a rebalance that waits out
-    #: its crashed predecessor's session (measured: ready 2.2-5.2 s after a
-    #: SIGKILL and restart, against 6.8-10.1 s).  Its identity is ``<app
-    #: id>@<web host>:<web port>``, stable across restarts and unique per
-    #: worker.  Off by default: a static member does not leave the group when
-    #: it stops, so a worker stopped for good gives its partitions up only
-    #: after the session timeout (measured: 11.0 s against 1.6 s), and
-    #: aiokafka 0.14 cannot send the LeaveGroup by instance id that would
-    #: avoid it.
-    static_membership: bool = False
+    #: its crashed predecessor's session.  Its identity is ``<app id>@<web
+    #: host>:<web port>``, stable across restarts and unique per worker.  A
+    #: static member does not leave the group when its consumer stops (and
+    #: aiokafka 0.14 cannot send the leave by instance id): a worker that stops
+    #: cleanly sends it itself (:mod:`infra.group_leave`), so its partitions
+    #: move on at once, as with dynamic membership.  A worker that crashes and
+    #: stays down gives them up after the session timeout, as with dynamic
+    #: membership.
+    static_membership: bool = True
     #: How command and event values are written: Avro via the schema
     #: registry (Confluent wire format), or JSON.
     value_format: Literal["avro", "json"] = "json"

@@ -9,7 +9,8 @@ entry point ``faust.transports``).
 
 The producer is the first client a worker starts; it waits for the broker
 (bounded) instead of crashing the worker when Kafka is not up yet, as after
-``docker compose restart``.
+``docker compose restart``.  The consumer of a static group member leaves its
+group once it has stopped (see :mod:`infra.group_leave`).
 """
 
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
+from infra.group_leave import leave_group
 from infra.kafka_metadata import wait_for_kafka
 
 #: What a send through a Faust topic can raise: aiokafka's errors, and Faust's
@@ -27,6 +29,8 @@ SEND_FAILURES = (KafkaError, ProducerSendError)
 
 #: How long a starting worker waits for the broker before it gives up.
 STARTUP_WAIT_SECONDS = 120.0
+#: How long a stopping static member tries to leave its group.
+LEAVE_GROUP_SECONDS = 3.0
 
 
 class IdempotentProducer(aiokafka_driver.Producer):
@@ -39,5 +43,22 @@ class IdempotentProducer(aiokafka_driver.Producer):
         await super().on_start()
 
 
+class LeavingConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    async def on_thread_stop(self) -> None:
+        await super().on_thread_stop()  # the consumer has stopped: it will not rejoin
+        conf = self.app.conf
+        if conf.consumer_group_instance_id:
+            servers = aiokafka_driver.server_list(conf.broker, 9092)
+            await leave_group(
+                servers, conf.id, conf.consumer_group_instance_id, LEAVE_GROUP_SECONDS
+            )
+
+
+class LeavingConsumer(aiokafka_driver.Consumer):
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return LeavingConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
 class IdempotentTransport(aiokafka_driver.Transport):
     Producer = IdempotentProducer
+    Consumer = LeavingConsumer
