@@ -4,7 +4,8 @@ Amounts are Decimal both ways: parsed as Decimal by simplejson with
 ``use_decimal`` (no float rounding on the way in), and written by orjson as
 JSON numbers with their two decimals (``12.50``, not ``12.5`` or
 ``"12.50"``).  orjson writes what the projector and the tables encode per
-record about four times faster than simplejson, byte for byte the same.  A
+record about four times faster than simplejson did, byte for byte the same
+but for text beyond ASCII (UTF-8, not escapes: the same JSON).  A
 record is written as its wire data (``for_json``).
 """
 
