@@ -170,9 +170,10 @@ def test_should_leave_nothing_running_when_killed_hard_and_start_again_with_the_
 
     launcher.kill_group()
 
-    # Kafka, the registry and both workers end with their owner: every port is free.
+    # Kafka, the registry and both workers end with their owner: every port is free, and
+    # every process gone (a JVM may still be shutting down once its ports are closed).
     wait_until(lambda: not any(port_in_use(HOST, port) for port in launcher.ports), 60)
-    assert processes_under(launcher.data_dir) == []
+    wait_until(lambda: processes_under(launcher.data_dir) == [], 30)
     launcher.start()
     assert answers(details) == 200
 
