@@ -33,7 +33,7 @@ from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
 from infra.schema_registry import RegistryError
 from infra.topics import OrderTopics, projector_group
-from infra.transport import STARTUP_WAIT_SECONDS
+from infra.transport import FETCH_MAX_WAIT_MS, STARTUP_WAIT_SECONDS
 from infra.value_formats import UndecodableValue, ValueFormat
 from models.codec import dumps
 from models.events import OrderEvent
@@ -248,6 +248,7 @@ class Projector(Service):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_records,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         await wait_for_kafka(self.bootstrap_servers, STARTUP_WAIT_SECONDS)
         await consumer.start()

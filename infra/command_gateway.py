@@ -17,7 +17,7 @@ from mode import Service
 
 from infra.kafka_metadata import topic_partitions
 from infra.reachability import Dependencies, DependencyLost, DependencyUnavailable
-from infra.transport import SEND_FAILURES
+from infra.transport import FETCH_MAX_WAIT_MS, SEND_FAILURES
 from models.codec import loads
 from models.commands import CommandReply, OrderCommand
 
@@ -136,6 +136,7 @@ class CommandGateway(Service):
             bootstrap_servers=self.bootstrap_servers,
             enable_auto_commit=False,
             auto_offset_reset="latest",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         assigned = await topic_partitions(self.bootstrap_servers, self.replies_topic, 5.0)
         await consumer.start()
