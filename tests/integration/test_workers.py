@@ -7,6 +7,7 @@ hold an order's partition forwards ``/order-details`` to the one that does.
 """
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -175,19 +176,28 @@ async def test_a_worker_of_each_service_killed_in_a_burst_loses_nothing(http, pa
     survivor, victims = pair.cart, [pair.cart_workers[1], pair.order_workers[1]]
     acked = Acknowledged()
     readiness: list[tuple[float, int]] = []
+    killed = asyncio.get_running_loop().create_future()
 
-    async def watch_ready(until: asyncio.Future) -> None:
-        while not until.done():
-            status, _, _ = await call(http, "GET", f"{survivor.base_url}/ready")
-            readiness.append((time.monotonic(), status))
-            await asyncio.sleep(0.1)
+    async def watch_ready() -> None:
+        """Until the survivor, refusing after the kill, is ready again (or 60 s)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(60):
+                while True:
+                    status, _, _ = await call(http, "GET", f"{survivor.base_url}/ready")
+                    readiness.append((time.monotonic(), status))
+                    if killed.done() and status == 200:
+                        after = [s for moment, s in readiness if moment > killed.result()]
+                        if any(s != 200 for s in after):
+                            return
+                    await asyncio.sleep(0.1)
 
     clients = asyncio.ensure_future(burst(http, pair, order_id, acked))
-    watcher = asyncio.ensure_future(watch_ready(clients))
+    watcher = asyncio.ensure_future(watch_ready())
     await eventually(lambda: asyncio.sleep(0, len(acked.status)), lambda n: n >= ORDERS // 4)
     for victim in victims:
         victim.kill()
     killed_at = time.monotonic()
+    killed.set_result(killed_at)
     await clients
     await watcher
     orders = pair.orders.base_url
