@@ -383,6 +383,10 @@ class Projector(Service):
         if applied is Applied.DUPLICATE:
             self.metrics.duplicates_skipped.inc()
             logger.info("duplicate event skipped", extra=fields)
+            if current is not None and event.version == current.version:
+                # Maybe handled again after a crash: the store kept the row, but
+                # its changelog record may have been lost with the process.
+                await self._write_changelog(record, event.orderId, dumps(current), batch)
             return None
         if applied is Applied.AFTER_GAP:
             self.metrics.version_gaps.inc()
@@ -392,17 +396,22 @@ class Projector(Service):
         # table would each encode anew; the store keeps bytes as they are.
         payload = dumps(row)
         self.orders_by_id.data[event.orderId] = payload
-        key = event.orderId.encode()
+        await self._write_changelog(record, event.orderId, payload, batch)
+        self.metrics.events_applied.inc()
+        return applied_line(event, row, record.offset)
+
+    async def _write_changelog(
+        self, record: ConsumerRecord, order_id: str, payload: bytes, batch: AppliedBatch
+    ) -> None:
+        key = order_id.encode()
         batch.changelog.append(
             await hand_over(
                 lambda: self.app.producer.send(
                     self.changelog_topic, key, payload, record.partition, None, None
                 ),
-                {"writing": "changelog record", "orderId": event.orderId, **position(record)},
+                {"writing": "changelog record", "orderId": order_id, **position(record)},
             )
         )
-        self.metrics.events_applied.inc()
-        return applied_line(event, row, record.offset)
 
     async def _dead_letter(self, record: ConsumerRecord, error: InvalidRecord) -> asyncio.Future:
         sent = await hand_over(

@@ -129,10 +129,12 @@ class AcknowledgedSends:
 
     def __init__(self) -> None:
         self.offsets: dict[TopicPartition, int] = {}
+        self.records: list[tuple[bytes, bytes]] = []
 
     async def send(
         self, topic: str, key: bytes, value: bytes, partition: int, *_: Any
     ) -> asyncio.Future[RecordMetadata]:
+        self.records.append((key, value))
         tp = TopicPartition(topic, partition)
         offset = self.offsets[tp] = self.offsets.get(tp, -1) + 1
         written = asyncio.get_running_loop().create_future()
@@ -147,6 +149,7 @@ class OrdersHarness:
     metrics: ServiceMetrics
     dead_letters: Any
     commits: Commits
+    changelog: AcknowledgedSends
     offset: int = 0
 
     async def consume(self, *records: tuple[bytes | None, bytes | None]) -> None:
@@ -223,7 +226,8 @@ async def orders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> OrdersHarne
     app = build_app("orders-test", store="rocksdb://", datadir=tmp_path)
     orders_by_id = orders_table(app, ShippedOrder, settings)
     # No producer runs here: every changelog write is acknowledged at once.
-    monkeypatch.setattr(app.producer, "send", AcknowledgedSends().send)
+    changelog = AcknowledgedSends()
+    monkeypatch.setattr(app.producer, "send", changelog.send)
     metrics = ServiceMetrics()
     app.flow_control.resume()  # a channel's put waits while the (unstarted) app's flow is off
     dead_letters = app.channel()
@@ -241,4 +245,6 @@ async def orders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> OrdersHarne
         max_records=settings.max_records_per_batch,
         delivery_timeout=DEADLINE,
     )
-    return OrdersHarness(projector, orders_by_id, metrics, aiter(dead_letters), Commits())
+    return OrdersHarness(
+        projector, orders_by_id, metrics, aiter(dead_letters), Commits(), changelog
+    )

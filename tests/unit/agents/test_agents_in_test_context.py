@@ -225,6 +225,23 @@ async def test_projector_should_skip_duplicates_and_log_them(orders, caplog):
     assert orders.counted("order_events_duplicates_skipped_total") == 2
 
 
+async def test_projector_should_write_the_held_row_again_when_its_own_event_comes_again(orders):
+    # Handled again after a crash, the event finds its row in the store, whose
+    # changelog record may have been lost with the process: written again.
+    pending = make_order("ORD-13", status=OrderStatus.PENDING)
+    events = [make_event(make_order("ORD-13"), 1), make_event(pending, 2)]
+
+    await orders.apply(*events)
+    await orders.apply(*events)
+
+    v1, v2 = (codec.loads(value)["version"] for _, value in orders.changelog.records[:2])
+    rewritten = [codec.loads(value) for _, value in orders.changelog.records[2:]]
+    assert (v1, v2) == (1, 2)
+    # Not the older version (the newer row is what the store holds): the newer row again.
+    assert [row["version"] for row in rewritten] == [2]
+    assert rewritten[0] == codec.loads(orders.changelog.records[1][1])
+
+
 async def test_projector_should_apply_a_snapshot_after_a_gap_with_a_warning(orders, caplog):
     shipped = make_order("ORD-4", status=OrderStatus.SHIPPED)
 
