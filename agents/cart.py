@@ -42,6 +42,8 @@ class Decision:
     #: Set together: the event to publish and the order's row after it.
     event: OrderEvent | None = None
     row: CartOrder | None = None
+    #: The command was applied before (handled again after a crash).
+    redelivered: bool = False
 
 
 def decide(command: OrderCommand, current: CartOrder | None) -> Decision:
@@ -75,7 +77,9 @@ def decide(command: OrderCommand, current: CartOrder | None) -> Decision:
         done = (
             Outcome.CREATED if command.commandType is CommandType.CREATE_ORDER else Outcome.UPDATED
         )
-        return Decision(reply=reply(done, f"order {command.orderId} {done.value}"))
+        return Decision(
+            reply=reply(done, f"order {command.orderId} {done.value}"), redelivered=True
+        )
 
     if command.commandType is CommandType.CREATE_ORDER:
         if current is not None:
@@ -281,14 +285,20 @@ def register_command_handler(
     ) -> None:
         """Store, log, answer and acknowledge ``batch``, whose events Kafka has."""
         for entry in batch:
-            row = entry.decision.row
+            row, order_id = entry.decision.row, entry.command.orderId
+            message = entry.record.message
             metadata = None
             if entry.written is not None and row is not None:
                 metadata = next(written)
-                message = entry.record.message
                 with writing_to_partition(app, message.topic, message.partition):
-                    orders_by_id[entry.command.orderId] = row
-                pending.stored(entry.command.orderId, row)
+                    orders_by_id[order_id] = row
+                pending.stored(order_id, row)
+            elif entry.decision.redelivered:
+                # The store kept the row this command wrote, but its changelog
+                # record may have been lost with the crashed process: again.
+                with writing_to_partition(app, message.topic, message.partition):
+                    if (stored := orders_by_id.get(order_id)) is not None:
+                        orders_by_id[order_id] = stored
             log_completed(entry, metadata)
             reply = entry.decision.reply
             if not deliver_locally(reply):

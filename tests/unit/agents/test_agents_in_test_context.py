@@ -5,6 +5,7 @@ The harness (in-memory app, swapped sink topics) is in this folder's conftest.
 
 import asyncio
 import logging
+from types import SimpleNamespace
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
@@ -76,6 +77,26 @@ async def test_cart_should_publish_nothing_more_and_keep_the_row(cart, second, o
     assert cart.events.empty()
     row = cart.orders_by_id["ORD-3"]
     assert (row.version, row.lastCommandId) == (1, "cmd-1")
+
+
+async def test_cart_should_write_the_row_again_for_a_command_handled_again(cart, monkeypatch):
+    # Handled again after a crash, the command finds the row it wrote in the store,
+    # whose changelog record may have been lost with the process: written again.
+    await cart.handle(make_create_command(make_order("ORD-12"), command_id="cmd-12"))
+    await cart.next_event()
+    written = []
+
+    def send_changelog(partition: int, key: object, value: object, *_: object) -> object:
+        written.append(value)
+        return SimpleNamespace(message=SimpleNamespace(partition=partition))  # Faust reads it
+
+    monkeypatch.setattr(cart.orders_by_id, "send_changelog", send_changelog)
+
+    reply = await cart.handle(make_create_command(make_order("ORD-12"), command_id="cmd-12"))
+    await cart.handle(make_create_command(make_order("ORD-12"), command_id="cmd-other"))
+
+    assert reply.outcome is Outcome.CREATED
+    assert [(row.version, row.lastCommandId) for row in written] == [(1, "cmd-12")]
 
 
 async def test_cart_should_refuse_a_backward_move_without_publishing(cart):

@@ -160,6 +160,7 @@ def test_should_answer_a_redelivered_command_as_the_first_time_without_an_event(
     assert decision.reply.outcome is expected
     assert decision.event is None
     assert decision.row is None
+    assert decision.redelivered
     assert decision.reply.order == order
     assert decision.reply.version == row.version
 
