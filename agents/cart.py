@@ -21,7 +21,7 @@ from typing import NoReturn
 import faust
 from aiokafka.structs import RecordMetadata
 
-from agents.hand_over import hand_over
+from agents.hand_over import acknowledged, hand_over
 from agents.table_writes import writing_to_partition
 from agents.worker_exit import exit_to_reprocess
 from infra.metrics import ServiceMetrics
@@ -138,10 +138,6 @@ class InFlight:
     written: asyncio.Future[RecordMetadata] | None
 
 
-class EventsNotDelivered(Exception):
-    """Events in flight were not all acknowledged within the delivery timeout."""
-
-
 def register_command_handler(
     app: faust.App,
     topics: OrderTopics,
@@ -170,32 +166,6 @@ def register_command_handler(
                 "version": event.version,
             },
         )
-
-    async def acknowledged(batch: list[InFlight]) -> list[RecordMetadata]:
-        """The acknowledgements of ``batch``'s events, in order.
-
-        Raises :class:`EventsNotDelivered` when one fails or they are not all
-        there within ``delivery_timeout`` (the idempotent producer itself
-        retries for ever).  Later events of the partition may then be
-        written, or fail out of sequence, behind a missing one.
-        """
-        waiting = [entry.written for entry in batch if entry.written is not None]
-        if not waiting:
-            return []
-        # asyncio.wait, not gather: a cancelled wait (the partition revoked)
-        # must not cancel the producer's own futures.
-        _, late = await asyncio.wait(waiting, timeout=delivery_timeout)
-        if late:
-            raise EventsNotDelivered(
-                f"{len(late)} of {len(waiting)} events not acknowledged "
-                f"within {delivery_timeout:g} s"
-            )
-        failed = [exc for written in waiting if (exc := written.exception()) is not None]
-        if failed:
-            raise EventsNotDelivered(
-                f"{len(failed)} of {len(waiting)} events failed: {failed[0]!r:.200}"
-            )
-        return [written.result() for written in waiting]
 
     def stop_the_worker(batch: list[InFlight], error: Exception) -> NoReturn:
         first = batch[0].record.message
@@ -272,7 +242,8 @@ def register_command_handler(
                 batch.append(in_flight.get_nowait())
             try:
                 # A 2xx must mean the event is durable: the acks come first.
-                written = iter(await acknowledged(batch))
+                events = [entry.written for entry in batch if entry.written is not None]
+                written = iter(await acknowledged(events, delivery_timeout))
                 await finish(commands, batch, written, pending)
             except Exception as error:  # not delivered, or a defect: what follows cannot stand
                 stop_the_worker(batch, error)

@@ -1,4 +1,5 @@
-"""Handing a record to the producer, retried in place until the producer takes it."""
+"""Records for the producer: handed over (retried in place until the producer
+takes them), then their acknowledgements awaited together, with a deadline."""
 
 import asyncio
 import logging
@@ -39,3 +40,33 @@ async def hand_over(
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_DELAY)
+
+
+class NotAcknowledged(Exception):
+    """Writes that failed, or were not all acknowledged within the deadline."""
+
+
+async def acknowledged(
+    writes: list[asyncio.Future[RecordMetadata]], timeout: float
+) -> list[RecordMetadata]:
+    """Kafka's acknowledgements of ``writes``, in order.
+
+    Raises :class:`NotAcknowledged` when one failed or they are not all there
+    within ``timeout`` (the idempotent producer itself retries for ever).
+    Later records of the partition may then be written, or fail out of
+    sequence, behind a missing one.
+    """
+    if not writes:
+        return []
+    # asyncio.wait, not gather: a cancelled wait (a partition revoked) must
+    # not cancel the producer's own futures.
+    _, late = await asyncio.wait(writes, timeout=timeout)
+    if late:
+        raise NotAcknowledged(
+            f"{len(late)} of {len(writes)} writes not acknowledged within {timeout:g} s"
+        )
+    failed = [w for w in writes if w.cancelled() or w.exception() is not None]
+    if failed:
+        first = "cancelled" if failed[0].cancelled() else repr(failed[0].exception())
+        raise NotAcknowledged(f"{len(failed)} of {len(writes)} writes failed: {first:.200}")
+    return [w.result() for w in writes]

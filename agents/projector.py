@@ -26,7 +26,7 @@ from aiokafka.structs import RecordMetadata
 from faust.types import TP
 from mode import Service
 
-from agents.hand_over import hand_over
+from agents.hand_over import NotAcknowledged, acknowledged, hand_over
 from agents.table_writes import writing_to_partition
 from agents.worker_exit import exit_to_reprocess
 from infra.kafka_metadata import wait_for_kafka
@@ -55,8 +55,7 @@ COMMIT_QUEUE = 8
 class AppliedBatch:
     """Records applied: their changelog and DLQ writes, and the offsets after them."""
 
-    changelog: list[asyncio.Future[RecordMetadata]] = field(default_factory=list)
-    dead_letters: list[asyncio.Future] = field(default_factory=list)
+    writes: list[asyncio.Future[RecordMetadata]] = field(default_factory=list)
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
@@ -305,7 +304,7 @@ class Projector(Service):
                     try:
                         event = await self._decode(record)
                     except InvalidRecord as exc:
-                        batch.dead_letters.append(await self._dead_letter(record, exc))
+                        batch.writes.append(await self._dead_letter(record, exc))
                         continue
                     if (line := await self._apply(record, event, batch)) is not None:
                         applied.append(line)
@@ -327,12 +326,11 @@ class Projector(Service):
         while not self._to_commit.empty():
             done.append(self._to_commit.get_nowait())
         offsets: dict[TopicPartition, int] = {}
-        changelog: list[asyncio.Future[RecordMetadata]] = []
+        writes: list[asyncio.Future[RecordMetadata]] = []
         for each in done:
             offsets.update(each.offsets)  # in order: the last is the furthest
-            changelog += each.changelog
-        await self._written(offsets, changelog + [w for each in done for w in each.dead_letters])
-        self._store_changelog_offsets(changelog)
+            writes += each.writes
+        self._store_changelog_offsets(await self._written(offsets, writes))
         try:
             await consumer.commit(offsets)
             self._committed.update(offsets)
@@ -344,13 +342,13 @@ class Projector(Service):
         for _ in done:
             self._to_commit.task_done()
 
-    def _store_changelog_offsets(self, written: list[asyncio.Future[RecordMetadata]]) -> None:
+    def _store_changelog_offsets(self, written: list[RecordMetadata]) -> None:
         """Keep in the store how far the changelog holds its rows, as Faust's table writes do:
         recovering this store later reads the changelog only past that offset."""
         furthest: dict[TopicPartition, int] = {}
-        for write in written:  # in order of their offsets within a partition
-            metadata = write.result()
-            furthest[metadata.topic_partition] = metadata.offset
+        for metadata in written:  # in order of their offsets within a partition
+            if metadata.topic == self.changelog_topic:
+                furthest[metadata.topic_partition] = metadata.offset
         for tp, offset in furthest.items():
             self.orders_by_id.data.set_persisted_offset(tp, offset)
 
@@ -404,7 +402,7 @@ class Projector(Service):
         self, record: ConsumerRecord, order_id: str, payload: bytes, batch: AppliedBatch
     ) -> None:
         key = order_id.encode()
-        batch.changelog.append(
+        batch.writes.append(
             await hand_over(
                 lambda: self.app.producer.send(
                     self.changelog_topic, key, payload, record.partition, None, None
@@ -430,21 +428,18 @@ class Projector(Service):
         return sent
 
     async def _written(
-        self, offsets: Mapping[TopicPartition, int], writes: list[asyncio.Future]
-    ) -> None:
-        """Return once Kafka has every write; else stop the worker."""
-        if not writes:
-            return
-        _, late = await asyncio.wait(writes, timeout=self.delivery_timeout)
-        failed = [w for w in writes if w.done() and (w.cancelled() or w.exception() is not None)]
-        if late or failed:
+        self, offsets: Mapping[TopicPartition, int], writes: list[asyncio.Future[RecordMetadata]]
+    ) -> list[RecordMetadata]:
+        """Kafka's acknowledgements of every write, once it has them all; else stop the worker."""
+        try:
+            return await acknowledged(writes, self.delivery_timeout)
+        except NotAcknowledged as exc:
             exit_to_reprocess(
                 "changelog or dead-letter writes of applied records not acknowledged",
                 {
                     "topic": self.events_topic,
                     "uncommittedUpTo": {tp.partition: o for tp, o in offsets.items()},
-                    "late": len(late),
-                    "failed": len(failed),
+                    "error": str(exc),
                 },
             )
 
