@@ -117,6 +117,20 @@ def dead_letter_headers(
     ]
 
 
+def outcome_fields(
+    record: ConsumerRecord, event: OrderEvent, current: ShippedOrder | None, applied: Applied
+) -> dict[str, object]:
+    """What the line about a duplicate or a gap says (built only for those lines)."""
+    return {
+        "orderId": event.orderId,
+        "eventId": event.eventId,
+        "version": event.version,
+        "heldVersion": current.version if current else 0,
+        "outcome": applied.value,
+        **position(record),
+    }
+
+
 def applied_line(event: OrderEvent, row: ShippedOrder, offset: int) -> dict[str, object]:
     """What the batch's log line says of one applied event."""
     return {
@@ -370,17 +384,11 @@ class Projector(Service):
         """
         current = self.orders_by_id.data.get(event.orderId)
         applied = classify(event, current)
-        fields = {
-            "orderId": event.orderId,
-            "eventId": event.eventId,
-            "version": event.version,
-            "heldVersion": current.version if current else 0,
-            "outcome": applied.value,
-            **position(record),
-        }
         if applied is Applied.DUPLICATE:
             self.metrics.duplicates_skipped.inc()
-            logger.info("duplicate event skipped", extra=fields)
+            logger.info(
+                "duplicate event skipped", extra=outcome_fields(record, event, current, applied)
+            )
             if current is not None and event.version == current.version:
                 # Maybe handled again after a crash: the store kept the row, but
                 # its changelog record may have been lost with the process.
@@ -388,7 +396,10 @@ class Projector(Service):
             return None
         if applied is Applied.AFTER_GAP:
             self.metrics.version_gaps.inc()
-            logger.warning("version gap: the snapshot is applied", extra=fields)
+            logger.warning(
+                "version gap: the snapshot is applied",
+                extra=outcome_fields(record, event, current, applied),
+            )
         row = project(event)
         # Encoded once for the store and the changelog record, which Faust's
         # table would each encode anew; the store keeps bytes as they are.
