@@ -3,6 +3,8 @@
 #
 #   bash docker/with-engine.sh make docker-test
 #
+# As root on Debian, installs debootstrap (the stand-in images are built from a
+# Debian root file system it makes; see docker/stackcheck/standins.py) if missing.
 # An engine with Compose v2 that already answers is used as it is. Otherwise, only
 # as root on Debian: installs Debian's engine (docker.io, containerd, runc,
 # iptables) if no engine answers, builds a pinned Compose v2 CLI plugin from the Go
@@ -18,22 +20,14 @@ COMPOSE_CACHE="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/order-events-ci/compose-
 
 log() { printf 'with-engine: %s\n' "$*" >&2; }
 
-engine_up=no
-if docker info > /dev/null 2>&1; then engine_up=yes; fi
-if [[ $engine_up == yes ]] && docker compose version > /dev/null 2>&1; then
-  log "using the Docker engine and Compose that are already there"
-  exec "$@"
-fi
-if [[ $EUID -ne 0 || ! -f /etc/debian_version ]]; then
-  log "no Docker engine with Compose v2, and one is set up here only as root on Debian"
-  exit 2
-fi
-
 started=$SECONDS
+can_install=no
+if [[ $EUID -eq 0 && -f /etc/debian_version ]]; then can_install=yes; fi
 
-install_engine() {
+# Installs the Debian packages named that are not installed yet.
+install_packages() {
   local missing=()
-  for package in docker.io containerd runc iptables; do
+  for package in "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2> /dev/null | grep -q 'install ok installed' \
       || missing+=("$package")
   done
@@ -74,7 +68,18 @@ build_compose() {
   rm -rf "$COMPOSE_CACHE.src"
 }
 
-if [[ $engine_up == no ]]; then install_engine; fi
+engine_up=no
+if docker info > /dev/null 2>&1; then engine_up=yes; fi
+if [[ $can_install == yes ]]; then install_packages debootstrap; fi
+if [[ $engine_up == yes ]] && docker compose version > /dev/null 2>&1; then
+  log "using the Docker engine and Compose that are already there"
+  exec "$@"
+fi
+if [[ $can_install == no ]]; then
+  log "no Docker engine with Compose v2, and one is set up here only as root on Debian"
+  exit 2
+fi
+if [[ $engine_up == no ]]; then install_packages docker.io containerd runc iptables; fi
 build_compose
 
 work=$(mktemp -d /var/tmp/order-events-engine.XXXXXX)

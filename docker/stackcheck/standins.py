@@ -134,7 +134,10 @@ def _ensure_base(base: str) -> None:
 def _import_debian_root(base: str) -> None:
     """A minimal Debian bookworm root file system (debootstrap), imported as ``base``."""
     if shutil.which("debootstrap") is None:
-        raise CheckFailed("a stand-in image is needed, and so debootstrap (not installed)")
+        raise CheckFailed(
+            "a stand-in image is needed, and so debootstrap: install Debian's debootstrap "
+            "(`bash docker/with-engine.sh make docker-test` does, as root)"
+        )
     if os.geteuid() != 0:
         raise CheckFailed("a stand-in image is needed, and debootstrap needs root")
     with tempfile.TemporaryDirectory(prefix="standin-rootfs-") as tmp:

@@ -252,6 +252,10 @@ def test_the_registry_is_the_one_the_local_run_uses(services: Services) -> None:
     assert ui == f"http://schema-registry:{REGISTRY_PORT}{CCOMPAT_PATH}"
 
 
+def test_the_kafka_ui_only_looks(services: Services) -> None:
+    assert environment(services["kafka-ui"])["KAFKA_CLUSTERS_0_READONLY"] == "true"
+
+
 #: The paths each upstream image declares as VOLUME (read off the official images).
 IMAGE_VOLUMES = {
     "apache/kafka": ["/etc/kafka/secrets", "/var/lib/kafka/data", "/mnt/shared/config"],
