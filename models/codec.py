@@ -38,6 +38,24 @@ def loads(payload: bytes | str) -> Any:
     return simplejson.loads(payload, use_decimal=True)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in obj:
+            raise ValueError(f"the key {name!r} appears more than once in an object")
+        obj[name] = value
+    return obj
+
+
+def loads_strict(payload: bytes | str) -> Any:
+    """Parse I-JSON (RFC 7493): an object with a key twice is refused, not read as the last.
+
+    For what clients send: two values for one field are an ambiguity that
+    another parser could resolve the other way.
+    """
+    return simplejson.loads(payload, use_decimal=True, object_pairs_hook=_unique_keys)
+
+
 class OrderJsonCodec(faust.Codec):
     def _dumps(self, value: Any) -> bytes:
         return dumps(value)

@@ -7,7 +7,7 @@ from faust.web import Request, Response, View
 from faust.web.exceptions import WebError
 from pydantic import BaseModel, ValidationError
 
-from models.codec import dumps, loads
+from models.codec import dumps, loads_strict
 from web.problems import InvalidInput, UnsupportedBody
 
 #: Request bodies above this size are refused with 413 (aiohttp enforces it).
@@ -49,7 +49,7 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         raise UnsupportedBody("send the body as application/json")
     body = await request.read()  # 413 past client_max_size
     try:
-        data = loads(body)
+        data = loads_strict(body)
     except (ValueError, RecursionError) as exc:
         raise InvalidInput(f"malformed JSON: {str(exc)[:120]}") from None
     if not isinstance(data, dict):

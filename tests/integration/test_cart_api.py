@@ -199,6 +199,16 @@ HOSTILE_BODIES = {
         b'{"orderId": "hostile-8", "items": [{"itemId": "a", "quantity": 1, "price": NaN}]}',
     ),
     "not UTF-8": ("hostile-9", b'{"orderId": "hostile-9\xff", "numItems": 1}'),
+    # I-JSON: one parser would take the first, another the last.
+    "key given twice": (
+        "hostile-10",
+        b'{"orderId": "hostile-10", "orderId": "hostile-11", "numItems": 1}',
+    ),
+    "item key given twice": (
+        "hostile-12",
+        b'{"orderId": "hostile-12", "items": [{"itemId": "a", "quantity": 1, "quantity": 2, '
+        b'"price": 1.00}]}',
+    ),
 }
 
 
