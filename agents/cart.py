@@ -10,6 +10,12 @@ completer takes what is in flight in order, in batches: it awaits their
 acknowledgements together, and only then stores the rows, answers the
 requests and acknowledges the commands, so a 2xx means the event is durable
 and the offset moves only past handled commands.
+
+A command record the actor cannot read (an unknown schema, as in a rolling
+deploy, or bytes some other writer put there) goes to
+``order-commands.DLQ`` with the reason in its headers, in its place in the
+pipeline: nothing in flight is dropped, and the request waiting for it (named
+by the record's ``commandId`` header) is answered 503 at once.
 """
 
 import asyncio
@@ -24,16 +30,23 @@ from aiokafka.structs import RecordMetadata
 from agents.hand_over import acknowledged, hand_over
 from agents.table_writes import writing_to_partition
 from agents.worker_exit import exit_to_reprocess
+from infra.dead_letters import dead_letter_headers, position
 from infra.metrics import ServiceMetrics
-from infra.topics import OrderTopics
+from infra.schema_registry import RegistryError
+from infra.topics import COMMAND_ID_HEADER, OrderTopics
 from infra.transport import SEND_FAILURES
+from infra.value_formats import UndecodableValue, ValueFormat, ValueFormats
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
 from models.events import EventType, OrderEvent, event_id_for
 from models.order import Order
 from models.state import CartOrder
 from models.status import IllegalTransition, check_transition
+from models.wire import InvalidRecord
 
 logger = logging.getLogger(__name__)
+
+#: Between two attempts to read a command while the registry does not answer.
+REGISTRY_RETRY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -128,13 +141,33 @@ class PendingRows:
             del self._rows[order_id]
 
 
+async def decode_command(
+    key: bytes | None, value: bytes | None, commands_format: ValueFormat
+) -> OrderCommand:
+    """The command in a record of ``order-commands``; :class:`InvalidRecord` if there is none.
+
+    Lets :class:`RegistryError` through: an unreachable registry says
+    nothing about the record.
+    """
+    if value is None:
+        raise InvalidRecord("record has no value")
+    try:
+        command = OrderCommand.from_wire(await commands_format.decode(value))
+    except UndecodableValue as exc:
+        raise InvalidRecord(str(exc)) from None
+    if key != command.orderId.encode():
+        raise InvalidRecord(f"record key {key!r:.80} is not the command's orderId")
+    return command
+
+
 @dataclass(frozen=True)
 class InFlight:
-    """A command decided, its event (if any) handed to the producer."""
+    """A command decided, its event (if any) handed to the producer; or a record that is
+    no command (``command`` None), its dead letter handed over in its place."""
 
     record: faust.EventT
-    command: OrderCommand
-    decision: Decision
+    command: OrderCommand | None
+    decision: Decision | None
     written: asyncio.Future[RecordMetadata] | None
 
 
@@ -143,7 +176,7 @@ def register_command_handler(
     topics: OrderTopics,
     orders_by_id: faust.Table,
     metrics: ServiceMetrics,
-    content_type: bytes,
+    formats: ValueFormats,
     deliver_locally: Callable[[CommandReply], bool],
     max_in_flight: int,
     delivery_timeout: float,
@@ -156,7 +189,7 @@ def register_command_handler(
                 value=event.to_wire(),
                 headers={
                     "eventType": event.eventType.value.encode(),
-                    "content-type": content_type,
+                    "content-type": formats.events.content_type,
                 },
             ),
             {
@@ -165,6 +198,35 @@ def register_command_handler(
                 "eventId": event.eventId,
                 "version": event.version,
             },
+        )
+
+    async def read(record: faust.EventT) -> OrderCommand:
+        """The record's command, waiting out a registry outage: it must not be skipped."""
+        message = record.message
+        while True:
+            try:
+                return await decode_command(message.key, record.value, formats.commands)
+            except RegistryError as exc:
+                logger.warning(
+                    "cannot read the command until the registry answers",
+                    extra={**position(message), "error": repr(exc)},
+                )
+                await asyncio.sleep(REGISTRY_RETRY_SECONDS)
+
+    async def dead_letter(record: faust.EventT, error: Exception) -> asyncio.Future[RecordMetadata]:
+        message = record.message
+        metrics.commands.labels("unreadable", "dead_lettered").inc()
+        logger.error(
+            "command dead-lettered",
+            extra={**position(message), "key": repr(message.key), "reason": str(error)},
+        )
+        return await hand_over(
+            lambda: topics.command_dead_letters.send(
+                key=message.key,
+                value=record.value,
+                headers=dead_letter_headers(message, error, app.conf.id),
+            ),
+            {"writing": "dead letter", **position(message)},
         )
 
     def stop_the_worker(batch: list[InFlight], error: Exception) -> NoReturn:
@@ -180,9 +242,11 @@ def register_command_handler(
             },
         )
 
-    def log_completed(entry: InFlight, metadata: RecordMetadata | None) -> None:
-        command, event = entry.command, entry.decision.event
-        outcome = entry.decision.reply.outcome.value
+    def log_completed(
+        command: OrderCommand, decision: Decision, metadata: RecordMetadata | None
+    ) -> None:
+        event = decision.event
+        outcome = decision.reply.outcome.value
         metrics.commands.labels(command.commandType.value, outcome).inc()
         if event is None or metadata is None:
             logger.info(
@@ -256,6 +320,11 @@ def register_command_handler(
     ) -> None:
         """Store, log, answer and acknowledge ``batch``, whose events Kafka has."""
         for entry in batch:
+            if entry.command is None or entry.decision is None:  # dead-lettered
+                next(written)
+                answer(unreadable_reply(entry.record))
+                await commands.ack(entry.record)
+                continue
             row, order_id = entry.decision.row, entry.command.orderId
             message = entry.record.message
             metadata = None
@@ -270,21 +339,28 @@ def register_command_handler(
                 with writing_to_partition(app, message.topic, message.partition):
                     if (stored := orders_by_id.get(order_id)) is not None:
                         orders_by_id[order_id] = stored
-            log_completed(entry, metadata)
-            reply = entry.decision.reply
-            if not deliver_locally(reply):
-                reply_elsewhere(reply)
+            log_completed(entry.command, entry.decision, metadata)
+            answer(entry.decision.reply)
             await commands.ack(entry.record)
 
-    @app.agent(topics.commands, name="handle_order_commands", isolated_partitions=True)
-    async def handle_order_commands(stream: faust.StreamT[OrderCommand]) -> None:
+    def answer(reply: CommandReply | None) -> None:
+        if reply is not None and not deliver_locally(reply):
+            reply_elsewhere(reply)
+
+    @app.agent(topics.command_records, name="handle_order_commands", isolated_partitions=True)
+    async def handle_order_commands(stream: faust.StreamT[bytes]) -> None:
         commands = stream.noack()
         pending = PendingRows(orders_by_id.get)
         in_flight: asyncio.Queue[InFlight] = asyncio.Queue(max_in_flight)
         completer = asyncio.create_task(complete(commands, in_flight, pending))
         try:
             async for record in commands.events():
-                command = record.value
+                try:
+                    command = await read(record)
+                except Exception as exc:  # whatever the record holds: it stops nothing
+                    written = await dead_letter(record, exc)
+                    await in_flight.put(InFlight(record, None, None, written))
+                    continue
                 decision = pending.decide(command)
                 event = decision.event
                 written = await send(event) if event is not None else None
@@ -295,3 +371,20 @@ def register_command_handler(
             completer.cancel()
 
     return handle_order_commands
+
+
+def unreadable_reply(record: faust.EventT) -> CommandReply | None:
+    """The answer to a command that could not be read, if its record names the request."""
+    header = dict(record.message.headers or ()).get(COMMAND_ID_HEADER)
+    if not header:
+        return None
+    try:
+        command_id = header.decode()
+    except UnicodeDecodeError:
+        return None
+    return CommandReply(
+        commandId=command_id,
+        outcome=Outcome.UNREADABLE,
+        detail="the worker that owns the order cannot read the command "
+        "(another version of the service?); nothing was done",
+    )

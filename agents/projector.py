@@ -29,6 +29,8 @@ from mode import Service
 from agents.hand_over import NotAcknowledged, acknowledged, hand_over
 from agents.table_writes import writing_to_partition
 from agents.worker_exit import exit_to_reprocess
+from infra.dead_letters import dead_letter_headers, position
+from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
 from infra.schema_registry import RegistryError
@@ -38,9 +40,8 @@ from infra.value_formats import UndecodableValue, ValueFormat
 from models.codec import dumps
 from models.events import OrderEvent
 from models.money import shipping_cost
-from models.rules import format_timestamp
 from models.state import ShippedOrder
-from models.wire import InvalidRecord, utc_now
+from models.wire import InvalidRecord
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,18 @@ class AppliedBatch:
 
     writes: list[asyncio.Future[RecordMetadata]] = field(default_factory=list)
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """The row an event leaves for its order, encoded, and whether the store has it."""
+
+    order_id: str
+    #: The row for the changelog (and the store); None: nothing to write.
+    payload: bytes | None
+    stored: bool
+    #: What the batch's log line says of the event, if it was applied.
+    line: dict[str, object] | None = None
 
 
 class Applied(StrEnum):
@@ -99,22 +112,6 @@ async def decode_event(
     if key != event.orderId.encode():
         raise InvalidRecord(f"record key {key!r:.80} is not the event's orderId")
     return event
-
-
-def dead_letter_headers(
-    record: ConsumerRecord, error: Exception, service: str
-) -> list[tuple[str, bytes]]:
-    """The original headers plus what went wrong and where the record came from."""
-    return [
-        *((name, value) for name, value in (record.headers or [])),
-        ("dlq.error", type(error).__name__.encode()),
-        ("dlq.reason", str(error)[:1000].encode()),
-        ("dlq.source.topic", record.topic.encode()),
-        ("dlq.source.partition", str(record.partition).encode()),
-        ("dlq.source.offset", str(record.offset).encode()),
-        ("dlq.service", service.encode()),
-        ("dlq.failedAt", format_timestamp(utc_now()).encode()),
-    ]
 
 
 def outcome_fields(
@@ -172,7 +169,7 @@ class Projector(Service):
         orders_by_id: faust.Table,
         metrics: ServiceMetrics,
         events_format: ValueFormat,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         *,
         max_records: int,
         delivery_timeout: float,
@@ -183,7 +180,7 @@ class Projector(Service):
         self.orders_by_id = orders_by_id
         self.metrics = metrics
         self.events_format = events_format
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.max_records = max_records
         self.delivery_timeout = delivery_timeout
         self.events_topic = topics.event_records.get_topic_name()
@@ -256,14 +253,14 @@ class Projector(Service):
     @Service.task
     async def _project(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
+            **self.kafka.client_options(),
             group_id=projector_group(self.app.conf.id),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_records,
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
-        await wait_for_kafka(self.bootstrap_servers, STARTUP_WAIT_SECONDS)
+        await wait_for_kafka(self.kafka, STARTUP_WAIT_SECONDS)
         await consumer.start()
         self._consumer = consumer
         while not self.should_stop:
@@ -317,11 +314,13 @@ class Projector(Service):
                 for record in records:
                     try:
                         event = await self._decode(record)
-                    except InvalidRecord as exc:
+                        change = self._change(record, event)
+                    except Exception as exc:  # whatever the record holds: it stops nothing
                         batch.writes.append(await self._dead_letter(record, exc))
                         continue
-                    if (line := await self._apply(record, event, batch)) is not None:
-                        applied.append(line)
+                    await self._write(record, change, batch)
+                    if change.line is not None:
+                        applied.append(change.line)
             if applied:
                 logger.info(
                     "order events applied",
@@ -373,15 +372,9 @@ class Projector(Service):
         while not self.should_stop:
             await self._commit_applied(self._consumer)
 
-    async def _apply(
-        self, record: ConsumerRecord, event: OrderEvent, batch: AppliedBatch
-    ) -> dict[str, object] | None:
-        """Store the event's row unless it is a duplicate; runs within ``writing_to_partition``.
-
-        Reads and writes the table's store and changelog themselves, as the
-        table would, without its per-key machinery (sensors, Faust's producer
-        buffer): on this path that cost more than the rest of the work.
-        """
+    def _change(self, record: ConsumerRecord, event: OrderEvent) -> RowChange:
+        """What ``event`` does to its order's row: nothing but reads, so that a record
+        that breaks anything here is dead-lettered with nothing written."""
         current = self.orders_by_id.data.get(event.orderId)
         applied = classify(event, current)
         if applied is Applied.DUPLICATE:
@@ -392,8 +385,8 @@ class Projector(Service):
             if current is not None and event.version == current.version:
                 # Maybe handled again after a crash: the store kept the row, but
                 # its changelog record may have been lost with the process.
-                await self._write_changelog(record, event.orderId, dumps(current), batch)
-            return None
+                return RowChange(event.orderId, dumps(current), stored=True)
+            return RowChange(event.orderId, None, stored=True)
         if applied is Applied.AFTER_GAP:
             self.metrics.version_gaps.inc()
             logger.warning(
@@ -403,11 +396,23 @@ class Projector(Service):
         row = project(event)
         # Encoded once for the store and the changelog record, which Faust's
         # table would each encode anew; the store keeps bytes as they are.
-        payload = dumps(row)
-        self.orders_by_id.data[event.orderId] = payload
-        await self._write_changelog(record, event.orderId, payload, batch)
-        self.metrics.events_applied.inc()
-        return applied_line(event, row, record.offset)
+        return RowChange(
+            event.orderId, dumps(row), stored=False, line=applied_line(event, row, record.offset)
+        )
+
+    async def _write(self, record: ConsumerRecord, change: RowChange, batch: AppliedBatch) -> None:
+        """Store the row and hand its changelog record over; runs within ``writing_to_partition``.
+
+        Writes the table's store and changelog themselves, as the table would,
+        without its per-key machinery (sensors, Faust's producer buffer): on
+        this path that cost more than the rest of the work.
+        """
+        if change.payload is None:
+            return
+        if not change.stored:
+            self.orders_by_id.data[change.order_id] = change.payload
+            self.metrics.events_applied.inc()
+        await self._write_changelog(record, change.order_id, change.payload, batch)
 
     async def _write_changelog(
         self, record: ConsumerRecord, order_id: str, payload: bytes, batch: AppliedBatch
@@ -422,7 +427,7 @@ class Projector(Service):
             )
         )
 
-    async def _dead_letter(self, record: ConsumerRecord, error: InvalidRecord) -> asyncio.Future:
+    async def _dead_letter(self, record: ConsumerRecord, error: Exception) -> asyncio.Future:
         sent = await hand_over(
             lambda: self.topics.dead_letters.send(
                 key=record.key,
@@ -453,8 +458,3 @@ class Projector(Service):
                     "error": str(exc),
                 },
             )
-
-
-def position(record: ConsumerRecord) -> dict[str, object]:
-    """Where a record is, as every log line about it says."""
-    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}

@@ -14,6 +14,7 @@ from agents.cart import register_command_handler
 from agents.projector import Projector
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from infra.command_gateway import CommandGateway
+from infra.kafka_connection import KafkaConnection
 from infra.logs import logging_config
 from infra.metrics import ServiceMetrics
 from infra.reachability import Dependencies, KafkaProbe, KafkaWriteProbe, Reachability
@@ -28,6 +29,7 @@ from infra.topics import (
     OrderTopics,
     declare_topics,
 )
+from infra.transport import ServiceApp
 from infra.value_formats import AvroFormat, JsonFormat, ValueFormats, value_subject
 from models import codec
 from models.avro import ORDER_COMMAND, ORDER_EVENT
@@ -38,20 +40,23 @@ from web.health import HEALTH_OPERATIONS, Readiness, register_health_views
 from web.http import MAX_BODY_BYTES
 from web.openapi import openapi_document, register_openapi_view
 from web.orders import ORDER_OPERATIONS, register_order_views
+from web.owner_routing import OwnerRouter
 from web.problems import problem_middleware
 
 #: How long a topic scan may take before the request gets a 504.
 SCAN_TIMEOUT_SECONDS = 60.0
 
 
-def create_app(settings: ServiceSettings, metrics: ServiceMetrics) -> faust.App:
+def create_app(
+    settings: ServiceSettings, kafka: KafkaConnection, metrics: ServiceMetrics
+) -> faust.App:
     codec.register()
     datadir = settings.data_dir / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)  # Faust expects it to exist
-    return faust.App(
+    return ServiceApp(
         settings.app_id,
+        kafka=kafka,
         env_prefix=settings.faust_env_prefix,
-        broker=f"kafka-idempotent://{settings.kafka_bootstrap_servers}",
         autodiscover=False,
         store="rocksdb://",
         datadir=str(datadir),
@@ -103,7 +108,11 @@ class ServiceParts:
     app: faust.App
     topics: OrderTopics
     orders_by_id: faust.Table
+    #: How the service's clients connect to Kafka.
+    connection: KafkaConnection
     kafka: Reachability
+    #: What the service's answers need (Kafka); the registry is needed only for
+    #: schemas not known yet (``formats.prepared``).
     dependencies: Dependencies
     registry: SchemaRegistryClient | None
     formats: ValueFormats
@@ -130,28 +139,32 @@ def build_service(
     """``takes_writes``: the service answers requests with writes to Kafka (the cart);
     they are refused at once while Kafka does not acknowledge ``acks=all`` writes."""
     metrics = ServiceMetrics()
-    app = create_app(settings, metrics)
-    kafka_probe = app.add_dependency(KafkaProbe(settings.kafka_bootstrap_servers))
-    kafka = app.add_dependency(Reachability("Kafka", kafka_probe))
-    monitors = [kafka]
+    connection = settings.kafka_connection()
+    app = create_app(settings, connection, metrics)
+    kafka = app.add_dependency(Reachability("Kafka", app.add_dependency(KafkaProbe(connection))))
+    needed = [kafka]
     if takes_writes:
-        write_probe = KafkaWriteProbe(settings.kafka_bootstrap_servers, WRITE_PROBES.name)
+        write_probe = KafkaWriteProbe(connection, WRITE_PROBES.name)
         writes = Reachability("Kafka writes (acks=all)", app.add_dependency(write_probe))
-        monitors.append(app.add_dependency(writes))
+        needed.append(app.add_dependency(writes))
+    watched = list(needed)
     registry = None
     if settings.value_format == "avro":
         assert settings.schema_registry_url is not None  # checked by the settings
         registry = app.add_dependency(SchemaRegistryClient(settings.schema_registry_url))
-        monitors.append(app.add_dependency(Reachability("the schema registry", registry.probe)))
-    dependencies = Dependencies(monitors)
+        # Watched (metrics, log lines), not needed: the service encodes and decodes
+        # with the schemas it holds while the registry is away.
+        watched.append(app.add_dependency(Reachability("the schema registry", registry.probe)))
+    dependencies = Dependencies(needed)
     formats = app.add_dependency(value_formats(settings, registry))
-    metrics.watch(app, dependencies)
+    metrics.watch(app, watched)
     return ServiceParts(
         app=app,
         topics=declare_topics(
             app, settings.topic_partitions, settings.topic_replication_factor, formats
         ),
         orders_by_id=orders_table(app, row_type, settings),
+        connection=connection,
         kafka=kafka,
         dependencies=dependencies,
         registry=registry,
@@ -173,7 +186,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
         CommandGateway(
             parts.topics.commands,
             COMMAND_REPLIES.name,
-            settings.kafka_bootstrap_servers,
+            parts.connection,
             parts.dependencies,
             deadline=settings.request_timeout,
         )
@@ -183,7 +196,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
         parts.topics,
         parts.orders_by_id,
         parts.metrics,
-        parts.formats.events.content_type,
+        parts.formats,
         gateway.deliver_locally,
         settings.max_in_flight,
         settings.delivery_timeout,
@@ -206,7 +219,7 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
             parts.orders_by_id,
             parts.metrics,
             parts.formats.events,
-            settings.kafka_bootstrap_servers,
+            parts.connection,
             max_records=settings.max_records_per_batch,
             delivery_timeout=settings.delivery_timeout,
         )
@@ -214,12 +227,17 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
     readiness = parts.readiness()
     register_health_views(app, readiness, parts.metrics)
     scanner = TopicScanner(
-        settings.kafka_bootstrap_servers,
+        parts.connection,
         parts.registry,
-        Dependencies([parts.kafka]),
-        SCAN_TIMEOUT_SECONDS,
+        parts.dependencies,
+        scannable=settings.scannable_topics,
+        max_concurrent=settings.max_concurrent_scans,
+        timeout=SCAN_TIMEOUT_SECONDS,
     )
-    register_order_views(app, parts.orders_by_id, readiness, scanner)
+    owners = app.add_dependency(
+        OwnerRouter(app, parts.orders_by_id, settings.routed_request_timeout)
+    )
+    register_order_views(app, parts.orders_by_id, readiness, owners, scanner)
     register_api_documents(
         app, openapi_document("Order service", ORDER_OPERATIONS + HEALTH_OPERATIONS)
     )

@@ -7,10 +7,19 @@ meant for one service never changes the other.
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from infra.kafka_connection import KafkaConnection, SaslMechanism, SecurityProtocol
+from infra.topics import ORDER_TOPICS, is_internal_topic
+
+
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 class ServiceSettings(BaseSettings):
@@ -18,6 +27,13 @@ class ServiceSettings(BaseSettings):
 
     app_id: str
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    #: How every Kafka client of the service connects (:mod:`infra.kafka_connection`).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    #: PEM file of the CA that signed the brokers' certificates (TLS); unset: the system's.
+    kafka_ssl_cafile: Path | None = None
     web_bind: str = "127.0.0.1"
     #: The host name other workers use to reach this one (request routing).
     web_host: str = "127.0.0.1"
@@ -70,6 +86,22 @@ class ServiceSettings(BaseSettings):
             raise ValueError("value_format avro needs schema_registry_url")
         return self
 
+    @model_validator(mode="after")
+    def _credentials_for_sasl(self) -> "ServiceSettings":
+        self.kafka_connection()  # refuses SASL without a username and password
+        return self
+
+    def kafka_connection(self) -> KafkaConnection:
+        password = self.kafka_sasl_password
+        return KafkaConnection(
+            bootstrap_servers=self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=password.get_secret_value() if password else None,
+            ssl_cafile=self.kafka_ssl_cafile,
+        )
+
     @property
     def group_instance_id(self) -> str | None:
         if not self.static_membership:
@@ -101,6 +133,24 @@ class OrdersSettings(ServiceSettings):
     #: Most records (of all its partitions) the projector fetches and applies as
     #: one batch; with the commit queue, this bounds what it holds in memory.
     max_records_per_batch: int = Field(default=500, ge=1)
+    #: The topics ``/getAllOrderIdsFromTopic`` may read (comma-separated); the
+    #: platform's internal topics are refused here too.
+    scannable_topics: Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)] = list(
+        ORDER_TOPICS
+    )
+    #: Scans running at once in one worker; more are answered 429.
+    max_concurrent_scans: int = Field(default=4, ge=1)
+    #: How long a read forwarded to the worker that owns the order may take: an
+    #: owner that is paused or gone is a 503 within 2 s.
+    routed_request_timeout: float = Field(default=1.5, gt=0)
+
+    @field_validator("scannable_topics")
+    @classmethod
+    def _no_internal_topics(cls, topics: list[str]) -> list[str]:
+        internal = [topic for topic in topics if is_internal_topic(topic)]
+        if internal:
+            raise ValueError(f"internal topics cannot be scannable: {', '.join(internal)}")
+        return topics
 
 
 def service_app_ids() -> tuple[str, str]:

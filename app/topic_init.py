@@ -6,6 +6,7 @@ waits for a broker that is still starting instead of failing at once.
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 
 from app.settings import CartSettings, service_app_ids
@@ -23,9 +24,13 @@ def main() -> None:
     parser.add_argument("--replication-factor", type=int, default=defaults.topic_replication_factor)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Connected as the services are (CART_KAFKA_SECURITY_PROTOCOL and the rest).
+    kafka = dataclasses.replace(
+        defaults.kafka_connection(), bootstrap_servers=args.bootstrap_servers
+    )
     asyncio.run(
         create_topics(
-            args.bootstrap_servers,
+            kafka,
             args.partitions,
             args.replication_factor,
             platform_topics(service_app_ids()),

@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.loadgen import open_loop
 from bench.wire import Record
+from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import topic_partitions
 
 
@@ -52,7 +53,7 @@ async def read_all(
     the time counted from before the consumer connects, as the service's is.
     """
     started = time.perf_counter()
-    partitions = await topic_partitions(bootstrap_servers, topic, 10.0)
+    partitions = await topic_partitions(KafkaConnection(bootstrap_servers), topic, 10.0)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
@@ -98,7 +99,9 @@ class LagProbe:
     async def __aenter__(self) -> "LagProbe":
         await self.admin.start()
         await self.consumer.start()
-        self.partitions = await topic_partitions(self.bootstrap_servers, self.topic, 10.0)
+        self.partitions = await topic_partitions(
+            KafkaConnection(self.bootstrap_servers), self.topic, 10.0
+        )
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -120,7 +123,7 @@ async def round_trips(
     bootstrap_servers: str, topic: str, rate: float, seconds: float, value: bytes
 ) -> list[float]:
     """Milliseconds from ``send`` to arrival at a consumer, for records sent at ``rate``/s."""
-    partitions = await topic_partitions(bootstrap_servers, topic, 10.0)
+    partitions = await topic_partitions(KafkaConnection(bootstrap_servers), topic, 10.0)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True
     )

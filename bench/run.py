@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 
 from app.settings import OrdersSettings
+from infra.kafka_connection import KafkaConnection
 from infra.topics import TopicSpec, changelog_topic, create_topics
 from infra.value_formats import JSON_FORMAT, ValueFormat
 from local_kafka.services import ServiceProcess
@@ -58,7 +59,7 @@ class BenchRun:
 
     async def create_topic(self, name: str, partitions: int = PARTITIONS) -> None:
         spec = TopicSpec(name, {"retention.ms": "-1"}, partitions)
-        await create_topics(self.bootstrap_servers, PARTITIONS, 1, [spec])
+        await create_topics(KafkaConnection(self.bootstrap_servers), PARTITIONS, 1, [spec])
 
     async def replace_orders(self, app_id: str) -> ServiceProcess:
         """Stop the order service; the next one (not started) has its own group and table.
@@ -66,7 +67,9 @@ class BenchRun:
         Its changelog topic is created first, as ``create_topics`` does for the
         default app id: Faust's own creation races its agent (PartitionsMismatch).
         """
-        await create_topics(self.bootstrap_servers, PARTITIONS, 1, [changelog_topic(app_id)])
+        await create_topics(
+            KafkaConnection(self.bootstrap_servers), PARTITIONS, 1, [changelog_topic(app_id)]
+        )
         await asyncio.to_thread(self.orders.stop)
         self.stack.order_workers[0] = self.stack.service(
             "orders", extra_env={"ORDERS_APP_ID": app_id}

@@ -15,8 +15,11 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from mode import Service
 
+from infra.dead_letters import position
+from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import topic_partitions
 from infra.reachability import Dependencies, DependencyLost, DependencyUnavailable
+from infra.topics import COMMAND_ID_HEADER
 from infra.transport import FETCH_MAX_WAIT_MS, SEND_FAILURES
 from models.codec import loads
 from models.commands import CommandReply, OrderCommand
@@ -36,14 +39,14 @@ class CommandGateway(Service):
         self,
         commands_topic: faust.TopicT,
         replies_topic: str,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         dependencies: Dependencies,
         deadline: float,
         **kwargs,
     ) -> None:
         self.commands_topic = commands_topic
         self.replies_topic = replies_topic
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.dependencies = dependencies
         self.deadline = deadline
         self._pending: dict[str, asyncio.Future[CommandReply]] = {}
@@ -81,7 +84,11 @@ class CommandGateway(Service):
     async def _exchange(
         self, command: OrderCommand, reply: asyncio.Future[CommandReply]
     ) -> CommandReply:
-        sent = await self.commands_topic.send(key=command.orderId, value=command.to_wire())
+        sent = await self.commands_topic.send(
+            key=command.orderId,
+            value=command.to_wire(),
+            headers={COMMAND_ID_HEADER: command.commandId.encode()},
+        )
         await sent
         return await reply
 
@@ -116,16 +123,8 @@ class CommandGateway(Service):
         async for record in consumer:
             try:
                 reply = CommandReply.from_wire(loads(record.value))
-            except (ValueError, TypeError) as exc:  # one bad record must not end listening
-                logger.error(
-                    "unreadable reply",
-                    extra={
-                        "topic": record.topic,
-                        "partition": record.partition,
-                        "offset": record.offset,
-                        "error": repr(exc),
-                    },
-                )
+            except Exception as exc:  # whatever a reply holds, listening goes on
+                logger.error("unreadable reply", extra={**position(record), "error": repr(exc)})
                 continue
             waiter = self._pending.get(reply.commandId)
             if waiter is not None and not waiter.done():
@@ -133,12 +132,12 @@ class CommandGateway(Service):
 
     async def _start_consumer(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
+            **self.kafka.client_options(),
             enable_auto_commit=False,
             auto_offset_reset="latest",
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
-        assigned = await topic_partitions(self.bootstrap_servers, self.replies_topic, 5.0)
+        assigned = await topic_partitions(self.kafka, self.replies_topic, 5.0)
         await consumer.start()
         try:
             consumer.assign(assigned)

@@ -18,6 +18,8 @@ from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import Array, Int16, Int32, Schema, String
 
+from infra.kafka_connection import KafkaConnection
+
 logger = logging.getLogger(__name__)
 
 #: The member id of a member named by its instance id alone.
@@ -63,7 +65,7 @@ class LeaveGroupByInstance(Request[LeaveGroupRequest_v3]):
 
 
 async def leave_group(
-    bootstrap_servers: list[str], group_id: str, instance_id: str, timeout: float
+    kafka: KafkaConnection, group_id: str, instance_id: str, timeout: float
 ) -> None:
     """Take the static member ``instance_id`` out of ``group_id``; log, never raise.
 
@@ -71,7 +73,7 @@ async def leave_group(
     hands the partitions on once the member's session has timed out, as
     for a crashed worker.
     """
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers)
+    client = AIOKafkaClient(**kafka.client_options())
     fields = {"group": group_id, "groupInstanceId": instance_id}
     try:
         async with asyncio.timeout(timeout):

@@ -14,6 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
+from infra.kafka_connection import KafkaConnection
+
 logger = logging.getLogger(__name__)
 
 #: Between two attempts to reach a broker that is not up yet.
@@ -25,11 +27,9 @@ class UnknownTopic(LookupError):
 
 
 async def topic_partitions(
-    bootstrap_servers: str, topic: str, timeout: float
+    kafka: KafkaConnection, topic: str, timeout: float
 ) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000)
-    )
+    admin = AIOKafkaAdminClient(**kafka.client_options(), request_timeout_ms=int(timeout * 1000))
     await admin.start()
     try:
         (description,) = await admin.describe_topics([topic])
@@ -40,7 +40,7 @@ async def topic_partitions(
     return sorted(TopicPartition(topic, p["partition"]) for p in description["partitions"])
 
 
-async def wait_for_kafka(bootstrap_servers: str, timeout: float) -> None:
+async def wait_for_kafka(kafka: KafkaConnection, timeout: float) -> None:
     """Return once a broker answers a metadata request; raise after ``timeout`` s.
 
     For start-up: a broker started at the same moment (``docker compose up``
@@ -51,13 +51,13 @@ async def wait_for_kafka(bootstrap_servers: str, timeout: float) -> None:
     attempt = 0
     while True:
         attempt += 1
-        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)
+        client = AIOKafkaClient(**kafka.client_options(), request_timeout_ms=2000)
         try:
             await client.bootstrap()
             if attempt > 1:
                 logger.info(
                     "Kafka answers",
-                    extra={"bootstrapServers": bootstrap_servers, "attempt": attempt},
+                    extra={"bootstrapServers": kafka.bootstrap_servers, "attempt": attempt},
                 )
             return
         except KafkaError as exc:
@@ -67,7 +67,7 @@ async def wait_for_kafka(bootstrap_servers: str, timeout: float) -> None:
             logger.warning(
                 "waiting for Kafka",
                 extra={
-                    "bootstrapServers": bootstrap_servers,
+                    "bootstrapServers": kafka.bootstrap_servers,
                     "attempt": attempt,
                     "secondsLeft": round(left),
                     "error": repr(exc),

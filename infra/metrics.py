@@ -4,7 +4,7 @@ One registry per app (not the process-global default), built by the
 factory and handed to the parts that count.
 """
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 
 import faust
 from aiohttp import web
@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from infra.reachability import Dependencies
+from infra.reachability import Reachability
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -84,7 +84,7 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
-    def watch(self, app: faust.App, dependencies: Dependencies) -> None:
+    def watch(self, app: faust.App, monitors: Sequence[Reachability]) -> None:
         """Also report each dependency's reachability, the app's consumer lag, and
         Faust's own histograms (send, commit, HTTP and rebalance latency)."""
         app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(self.registry, "faust"))
@@ -94,7 +94,7 @@ class ServiceMetrics:
             ["dependency"],
             registry=self.registry,
         )
-        for monitor in dependencies.monitors:
+        for monitor in monitors:
             reachable.labels(monitor.name).set_function(lambda m=monitor: float(m.reachable))
         self.registry.register(ConsumerLag(app, lambda: self.own_consumer_lag()))
 

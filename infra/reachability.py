@@ -18,6 +18,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
 from mode import Service
 
+from infra.kafka_connection import KafkaConnection
+
 logger = logging.getLogger(__name__)
 
 Probe = Callable[[], Awaitable[object]]
@@ -78,8 +80,8 @@ class KafkaProbe(Service):
     dropped, and the next probe starts afresh.
     """
 
-    def __init__(self, bootstrap_servers: str, timeout: float = 1.0, **kwargs: object) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: KafkaConnection, timeout: float = 1.0, **kwargs: object) -> None:
+        self.kafka = kafka
         self.timeout = timeout
         self._client: AIOKafkaClient | None = None
         super().__init__(**kwargs)
@@ -88,8 +90,7 @@ class KafkaProbe(Service):
         try:
             if self._client is None:
                 self._client = AIOKafkaClient(
-                    bootstrap_servers=self.bootstrap_servers,
-                    request_timeout_ms=int(self.timeout * 1000),
+                    **self.kafka.client_options(), request_timeout_ms=int(self.timeout * 1000)
                 )
                 await self._client.bootstrap()
             await self._client.fetch_all_metadata()
@@ -120,8 +121,8 @@ class KafkaWriteProbe(Service):
     write was not acknowledged in time.
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str, timeout: float = 1.0, **kwargs: object):
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: KafkaConnection, topic: str, timeout: float = 1.0, **kwargs: object):
+        self.kafka = kafka
         self.topic = topic
         self.timeout = timeout
         self._producer: AIOKafkaProducer | None = None
@@ -136,7 +137,7 @@ class KafkaWriteProbe(Service):
     async def _start_producer(self) -> None:
         while not self.should_stop:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap_servers,
+                **self.kafka.client_options(),
                 acks="all",
                 request_timeout_ms=int(self.timeout * 1000),
             )

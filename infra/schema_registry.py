@@ -29,14 +29,20 @@ class IncompatibleSchema(RegistryError):
     """The registry refused a schema under its compatibility rule (HTTP 409)."""
 
 
-class NotFound(RegistryError):
+class Refused(RegistryError):
+    """The registry answered with a client error (4xx): asking again changes nothing."""
+
+
+class NotFound(Refused):
     """The registry answered 404."""
 
 
-class UnknownSchema(NotFound):
-    """The registry answered: there is no schema with that id (HTTP 404).
+class UnknownSchema(RegistryError):
+    """The registry's final word on a schema id: none with that id (a 4xx answer), or
+    not an Avro schema (JSON Schema, Protobuf) that fastavro can parse.
 
-    Unlike an unreachable registry, this is final: the bytes name no schema.
+    Unlike an unreachable registry, this is final: no value written with that
+    id can be read as Avro, and the id is not asked for again.
     """
 
 
@@ -47,6 +53,9 @@ class SchemaRegistryClient(Service):
         self._session: aiohttp.ClientSession | None = None
         self._by_id: dict[int, dict[str, Any]] = {}
         self._parsed: dict[int, Any] = {}
+        #: Ids of schemas that are not Avro, with why: a schema never changes.  (An
+        #: id the registry does not know is asked again: it may be registered yet.)
+        self._unusable: dict[int, str] = {}
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
@@ -86,17 +95,43 @@ class SchemaRegistryClient(Service):
             # Apicurio's 409 "rule already exists": another worker set it a moment ago.
             logger.debug("compatibility set concurrently", extra={"subject": subject})
 
-    async def schema(self, schema_id: int) -> dict[str, Any]:
-        if schema_id not in self._by_id:
-            answer = await self._call("GET", f"/schemas/ids/{schema_id}")
-            self._by_id[schema_id] = json.loads(answer["schema"])
-        return self._by_id[schema_id]
-
     async def parsed_schema(self, schema_id: int) -> Any:
-        """The schema, parsed for fastavro (parsing per record would be slow)."""
+        """The Avro schema with that id, parsed for fastavro (parsing per record would be slow).
+
+        Raises :class:`UnknownSchema` when the registry has none, or one that
+        is not Avro; :class:`RegistryError` when it does not answer.
+        """
+        if schema_id in self._unusable:
+            raise UnknownSchema(self._unusable[schema_id])
         if schema_id not in self._parsed:
-            self._parsed[schema_id] = parse_schema(await self.schema(schema_id))
+            writer = await self._avro_schema(schema_id)
+            try:
+                self._parsed[schema_id] = parse_schema(writer)
+            except Exception as exc:  # fastavro raises many types for what it cannot parse
+                raise self._not_avro(schema_id, f"unparseable ({exc!r:.200})") from None
         return self._parsed[schema_id]
+
+    async def _avro_schema(self, schema_id: int) -> Any:
+        """The schema's JSON, if the registry holds an Avro schema with that id."""
+        if schema_id in self._by_id:
+            return self._by_id[schema_id]
+        try:
+            answer = await self._call("GET", f"/schemas/ids/{schema_id}")
+        except Refused as exc:
+            raise UnknownSchema(f"schema id {schema_id} is not in the registry ({exc})") from None
+        # Confluent's API leaves schemaType out for Avro.
+        schema_type = answer.get("schemaType", "AVRO") if isinstance(answer, dict) else "?"
+        if schema_type != "AVRO":
+            raise self._not_avro(schema_id, f"a {schema_type} schema")
+        try:
+            return json.loads(answer["schema"])
+        except (KeyError, TypeError, ValueError, RecursionError):
+            raise self._not_avro(schema_id, "not JSON") from None
+
+    def _not_avro(self, schema_id: int, what: str) -> UnknownSchema:
+        """Remembered: a schema never changes."""
+        self._unusable[schema_id] = f"schema id {schema_id} is {what}, not an Avro schema"
+        return UnknownSchema(self._unusable[schema_id])
 
     def cached_parsed_schema(self, schema_id: int) -> Any | None:
         if schema_id not in self._parsed and schema_id in self._by_id:
@@ -112,14 +147,19 @@ class SchemaRegistryClient(Service):
             raise RegistryError("the registry client is not started")
         try:
             async with self._session.request(method, self.url + path, json=body) as response:
-                answer = await response.json(content_type=None)
-                if response.status == 409:
-                    raise IncompatibleSchema(f"{path}: {answer}")
-                if response.status == 404:
-                    kind = UnknownSchema if path.startswith("/schemas/ids/") else NotFound
-                    raise kind(f"{path}: {answer}")
-                if response.status >= 400:
-                    raise RegistryError(f"{method} {path}: {response.status} {answer}")
-                return answer
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                text = await response.text()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError) as exc:
             raise RegistryError(f"{method} {path}: {exc!r}") from exc
+        if status == 409:
+            raise IncompatibleSchema(f"{path}: {text:.200}")
+        if status == 404:
+            raise NotFound(f"{path}: {text:.200}")
+        if 400 <= status < 500:
+            raise Refused(f"{method} {path}: {status} {text:.200}")
+        if status >= 400:
+            raise RegistryError(f"{method} {path}: {status} {text:.200}")
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise RegistryError(f"{method} {path}: the answer is not JSON ({exc})") from None

@@ -15,6 +15,7 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import wait_for_kafka
 from infra.schema_registry import SchemaRegistryClient
 from infra.value_formats import JSON_FORMAT, AvroFormat, ValueFormat, ValueFormats, value_subject
@@ -39,6 +40,10 @@ class TopicSpec:
 #: CreateOrder / UpdateOrderStatus commands from the cart's web views to the
 #: cart agent, the single writer of each order's partition.
 ORDER_COMMANDS = TopicSpec("order-commands", {"retention.ms": str(7 * DAY_MS)})
+#: Records of order-commands the cart could not read (error headers as the DLQ's below).
+ORDER_COMMANDS_DLQ = TopicSpec("order-commands.DLQ", {"retention.ms": "-1"})
+#: The header of a command record that names the request waiting for its reply.
+COMMAND_ID_HEADER = "commandId"
 #: Every change of every order (OrderEvent), for all consumers; kept forever,
 #: so the topic scan finds every orderId ever written.
 ORDER_EVENTS = TopicSpec("order-events", {"retention.ms": "-1"})
@@ -54,6 +59,26 @@ COMMAND_REPLIES = TopicSpec(
 WRITE_PROBES = TopicSpec(
     "order-platform.write-probes", {"retention.ms": str(60 * 60 * 1000)}, partitions=1
 )
+
+#: The topics of the orders themselves, readable by anyone the platform lets in
+#: (the topic scan's default); the rest are the platform's own machinery.
+ORDER_TOPICS = tuple(
+    spec.name for spec in (ORDER_COMMANDS, ORDER_COMMANDS_DLQ, ORDER_EVENTS, ORDER_EVENTS_DLQ)
+)
+#: Topics the schema registry keeps its schemas in (Apicurio's kafkasql, Confluent's).
+REGISTRY_TOPICS = ("kafkasql-journal", "_schemas")
+
+
+def is_internal_topic(name: str) -> bool:
+    """Kafka's and Faust's own topics, table changelogs, the reply and probe topics, the
+    registry's."""
+    return (
+        name.startswith("_")
+        or "__" in name  # Faust's, e.g. <app id>-__assignor-__leader
+        or name.endswith("-changelog")
+        or name in (COMMAND_REPLIES.name, WRITE_PROBES.name, *REGISTRY_TOPICS)
+    )
+
 
 #: The table both services keep, and so the name of its changelog topics.
 ORDERS_TABLE = "orders_by_id"
@@ -80,7 +105,14 @@ def changelog_topic(app_id: str) -> TopicSpec:
 
 def platform_topics(app_ids: Sequence[str]) -> tuple[TopicSpec, ...]:
     """Every topic of the platform whose services run under ``app_ids``."""
-    order_topics = (ORDER_COMMANDS, ORDER_EVENTS, ORDER_EVENTS_DLQ, COMMAND_REPLIES, WRITE_PROBES)
+    order_topics = (
+        ORDER_COMMANDS,
+        ORDER_COMMANDS_DLQ,
+        ORDER_EVENTS,
+        ORDER_EVENTS_DLQ,
+        COMMAND_REPLIES,
+        WRITE_PROBES,
+    )
     return order_topics + tuple(changelog_topic(app_id) for app_id in app_ids)
 
 
@@ -89,6 +121,10 @@ class OrderTopics:
     """The Faust topics of one app, declared from the registry."""
 
     commands: faust.TopicT
+    #: ``order-commands`` as the cart agent reads it: bytes it decodes itself, so
+    #: that a record it cannot decode reaches the dead-letter topic intact.
+    command_records: faust.TopicT
+    command_dead_letters: faust.TopicT
     events: faust.TopicT
     replies: faust.TopicT
     #: ``order-events`` as the projector reads it: bytes it decodes itself, so
@@ -120,6 +156,8 @@ def declare_topics(
 
     return OrderTopics(
         commands=declare(ORDER_COMMANDS, OrderCommand, formats.commands.codec_name),
+        command_records=declare(ORDER_COMMANDS, bytes),
+        command_dead_letters=declare(ORDER_COMMANDS_DLQ, bytes),
         events=declare(ORDER_EVENTS, OrderEvent, formats.events.codec_name),
         replies=declare(COMMAND_REPLIES, CommandReply),
         event_records=declare(ORDER_EVENTS, bytes),
@@ -128,7 +166,7 @@ def declare_topics(
 
 
 async def create_topics(
-    bootstrap_servers: str,
+    kafka: KafkaConnection,
     partitions: int,
     replication_factor: int,
     specs: Sequence[TopicSpec],
@@ -148,8 +186,8 @@ async def create_topics(
         )
         for spec in specs
     ]
-    await wait_for_kafka(bootstrap_servers, startup_wait)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await wait_for_kafka(kafka, startup_wait)
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         response = await admin.create_topics(new_topics)

@@ -16,12 +16,14 @@ group once it has stopped (see :mod:`infra.group_leave`).
 from collections.abc import Mapping
 from typing import Any
 
+import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
 from infra.group_leave import leave_group
+from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import wait_for_kafka
 
 #: What a send through a Faust topic can raise: aiokafka's errors, and Faust's
@@ -41,13 +43,35 @@ LEAVE_GROUP_SECONDS = 3.0
 FETCH_MAX_WAIT_MS = 50
 
 
+class ServiceApp(faust.App):
+    """A Faust app on this transport, connected as ``kafka`` says (servers, TLS, SASL).
+
+    The transport's own clients (the start-up wait, the group leave) connect
+    the same way as Faust's.
+    """
+
+    def __init__(self, id: str, *, kafka: KafkaConnection, **options: Any) -> None:
+        self.kafka = kafka
+        super().__init__(
+            id,
+            broker=f"kafka-idempotent://{kafka.bootstrap_servers}",
+            **kafka.faust_options(),
+            **options,
+        )
+
+
+def connection_of(app: faust.types.AppT) -> KafkaConnection:
+    if not isinstance(app, ServiceApp):
+        raise TypeError("the kafka-idempotent transport serves a ServiceApp")
+    return app.kafka
+
+
 class IdempotentProducer(aiokafka_driver.Producer):
     def _settings_extra(self) -> Mapping[str, Any]:
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
     async def on_start(self) -> None:
-        servers = aiokafka_driver.server_list(self.app.conf.broker, 9092)
-        await wait_for_kafka(",".join(servers), STARTUP_WAIT_SECONDS)
+        await wait_for_kafka(connection_of(self.app), STARTUP_WAIT_SECONDS)
         await super().on_start()
 
 
@@ -62,9 +86,11 @@ class ServiceConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         await super().on_thread_stop()  # the consumer has stopped: it will not rejoin
         conf = self.app.conf
         if conf.consumer_group_instance_id:
-            servers = aiokafka_driver.server_list(conf.broker, 9092)
             await leave_group(
-                servers, conf.id, conf.consumer_group_instance_id, LEAVE_GROUP_SECONDS
+                connection_of(self.app),
+                conf.id,
+                conf.consumer_group_instance_id,
+                LEAVE_GROUP_SECONDS,
             )
 
 

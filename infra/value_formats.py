@@ -132,11 +132,10 @@ def schema_id_of(payload: bytes) -> int:
 
 async def writer_schema(payload: bytes, registry: SchemaRegistryClient) -> Any:
     """The parsed schema a Confluent-framed value was written with."""
-    schema_id = schema_id_of(payload)
     try:
-        return await registry.parsed_schema(schema_id)
-    except UnknownSchema:
-        raise UndecodableValue(f"schema id {schema_id} is not in the registry") from None
+        return await registry.parsed_schema(schema_id_of(payload))
+    except UnknownSchema as exc:  # none with that id, or not Avro
+        raise UndecodableValue(str(exc)) from None
 
 
 def read_avro(payload: bytes, writer: Any, reader: Any = None) -> Any:

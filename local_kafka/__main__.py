@@ -15,12 +15,14 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
+from app.settings import CartSettings
 from local_kafka.apicurio import ensure_registry
 from local_kafka.broker import KafkaBroker
 from local_kafka.fetch import FetchError, ensure_libs
@@ -32,16 +34,19 @@ logger = logging.getLogger("local_kafka")
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
-# name -> (Kafka main class, default arguments placed before the user's so theirs win).
-TOOLS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "topics": ("org.apache.kafka.tools.TopicCommand", ()),
+# name -> (Kafka main class, the flag naming its client properties file, default
+# arguments placed before the user's so theirs win).
+TOOLS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "topics": ("org.apache.kafka.tools.TopicCommand", "--command-config", ()),
     "console-consumer": (
         "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        "--consumer.config",
         ("--property", "print.key=true", "--property", "key.separator= | "),
     ),
-    "console-producer": ("org.apache.kafka.tools.ConsoleProducer", ()),
+    "console-producer": ("org.apache.kafka.tools.ConsoleProducer", "--producer.config", ()),
     "consumer-groups": (
         "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        "--command-config",
         (),
     ),
 }
@@ -195,11 +200,17 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _tool(name: str, bootstrap_server: str, tool_args: Sequence[str]) -> int:
-    main_class, defaults = TOOLS[name]
+    """Kafka's tool, connected as the services are (``CART_KAFKA_SECURITY_PROTOCOL`` …)."""
+    main_class, config_flag, defaults = TOOLS[name]
     args = [*defaults, *tool_args]
     if not any(arg.split("=", 1)[0] == "--bootstrap-server" for arg in args):
         args = ["--bootstrap-server", bootstrap_server, *args]
-    return run_tool(main_class, args, check=False).returncode
+    with tempfile.NamedTemporaryFile("w", suffix=".properties") as properties:
+        properties.write(CartSettings().kafka_connection().tool_properties())
+        properties.flush()
+        if config_flag not in args:
+            args = [config_flag, properties.name, *args]
+        return run_tool(main_class, args, check=False).returncode
 
 
 if __name__ == "__main__":

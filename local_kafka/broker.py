@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_kafka.fetch import PACKAGE_DIR, ensure_libs, kafka_version
@@ -43,6 +44,42 @@ class Quorum:
     size: int = 1
 
 
+@dataclass(frozen=True)
+class SecureListener:
+    """A SASL_SSL listener beside PLAINTEXT: TLS with ``keystore`` (PKCS12) and SCRAM
+    logins of ``users`` (name → password), created when the storage is formatted."""
+
+    port: int
+    keystore: Path
+    keystore_password: str = field(repr=False)
+    users: Mapping[str, str] = field(repr=False)
+    mechanism: str = "SCRAM-SHA-256"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def properties(self) -> str:
+        prefix = "listener.name.sasl_ssl"
+        return "\n".join(
+            [
+                f"sasl.enabled.mechanisms={self.mechanism}",
+                f"{prefix}.{self.mechanism.lower()}.sasl.jaas.config="
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+                f"{prefix}.ssl.keystore.type=PKCS12",
+                f"{prefix}.ssl.keystore.location={self.keystore}",
+                f"{prefix}.ssl.keystore.password={self.keystore_password}",
+                "",
+            ]
+        )
+
+    def scram_credentials(self) -> list[str]:
+        return [
+            f"{self.mechanism}=[name={name},password={password}]"
+            for name, password in self.users.items()
+        ]
+
+
 class KafkaBroker(LocalService):
     """A Kafka broker listening on ``127.0.0.1`` with all its state under ``data_dir``.
 
@@ -65,12 +102,14 @@ class KafkaBroker(LocalService):
         log_to_terminal: bool = False,
         node_id: int = 1,
         quorum: Quorum = Quorum(),
+        secure_listener: SecureListener | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port(HOST)
         self.controller_port = controller_port or free_port(HOST)
         self.node_id = node_id
         self.quorum = quorum
+        self.secure_listener = secure_listener
         self.bootstrap_servers = f"{HOST}:{self.port}"
         self.log_path = self.data_dir / "broker.log"
         self._log_to_terminal = log_to_terminal
@@ -108,7 +147,12 @@ class KafkaBroker(LocalService):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
         try:
-            self._cluster_id = format_once(self.data_dir / "logs", config, self.quorum.cluster_id)
+            self._cluster_id = format_once(
+                self.data_dir / "logs",
+                config,
+                self.quorum.cluster_id,
+                self.secure_listener.scram_credentials() if self.secure_listener else (),
+            )
         except subprocess.CalledProcessError as exc:
             output = f"{exc.stdout}{exc.stderr}".strip()
             raise BrokerError(f"Formatting {self.data_dir / 'logs'} failed:\n{output}") from exc
@@ -142,17 +186,19 @@ class KafkaBroker(LocalService):
     def _write_config(self) -> Path:
         """Render server.properties on every start, so port changes take effect."""
         config = self.data_dir / "server.properties"
-        config.write_text(
-            CONFIG_TEMPLATE.read_text().format(
-                node_id=self.node_id,
-                port=self.port,
-                controller_port=self.controller_port,
-                voters=self.quorum.voters or f"{self.node_id}@{HOST}:{self.controller_port}",
-                data_dir=self.data_dir,
-                replication_factor=self.quorum.replication_factor,
-                min_isr=self.quorum.min_isr,
-            )
+        secure = self.secure_listener
+        text = CONFIG_TEMPLATE.read_text().format(
+            node_id=self.node_id,
+            port=self.port,
+            controller_port=self.controller_port,
+            sasl_ssl=f",SASL_SSL://{secure.bootstrap_servers}" if secure else "",
+            sasl_ssl_protocol=",SASL_SSL:SASL_SSL" if secure else "",
+            voters=self.quorum.voters or f"{self.node_id}@{HOST}:{self.controller_port}",
+            data_dir=self.data_dir,
+            replication_factor=self.quorum.replication_factor,
+            min_isr=self.quorum.min_isr,
         )
+        config.write_text(text + (secure.properties() if secure else ""))
         return config
 
     def _answers(self) -> bool:

@@ -5,6 +5,7 @@ The one start/stop contract of a service process, for the local stack
 """
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -112,6 +113,16 @@ class ServiceProcess:
         if self._process is not None:
             terminate(self._process, self.name, timeout)
         self._close()
+
+    def pause(self) -> None:
+        """SIGSTOP: connections are accepted, nothing is answered (a hung worker)."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused worker."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL, as in a crash."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from app.settings import service_app_ids
+from infra.kafka_connection import KafkaConnection
 from infra.topics import create_topics, platform_topics
 from local_kafka.broker import KafkaBroker
 from local_kafka.cluster import KafkaCluster, replication_of
@@ -140,7 +141,9 @@ class LocalStack(Lifecycle):
             self.registry.start()
         topics = platform_topics(service_app_ids())
         asyncio.run(
-            create_topics(self.bootstrap_servers, PARTITIONS, self.replication_factor, topics)
+            create_topics(
+                KafkaConnection(self.bootstrap_servers), PARTITIONS, self.replication_factor, topics
+            )
         )
         for service in self.services:
             service.start()

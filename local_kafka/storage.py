@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from local_kafka.jvm import run_tool
@@ -28,12 +29,16 @@ def cluster_id(log_dir: Path) -> str | None:
     return None
 
 
-def format_once(log_dir: Path, config: Path, wanted_id: str | None = None) -> str:
+def format_once(
+    log_dir: Path, config: Path, wanted_id: str | None = None, scram_users: Sequence[str] = ()
+) -> str:
     """Format ``log_dir`` (the log.dirs of ``config``) unless done; return its cluster id.
 
     Only a first start formats, with ``wanted_id`` (the id the other nodes of a
     cluster share) or a new one: meta.properties then keeps the cluster id, so
-    data survives restarts. Raises ``subprocess.CalledProcessError`` (output
+    data survives restarts. ``scram_users`` are SCRAM credentials the cluster starts
+    with (``SCRAM-SHA-256=[name=…,password=…]``, as ``kafka-storage format --add-scram``
+    takes them). Raises ``subprocess.CalledProcessError`` (output
     captured) if Kafka's storage tool fails.
     """
     existing = cluster_id(log_dir)
@@ -42,7 +47,14 @@ def format_once(log_dir: Path, config: Path, wanted_id: str | None = None) -> st
     new_id = wanted_id or random_cluster_id()
     result = run_tool(
         "kafka.tools.StorageTool",
-        ["format", "--cluster-id", new_id, "--config", str(config)],
+        [
+            "format",
+            "--cluster-id",
+            new_id,
+            "--config",
+            str(config),
+            *(arg for user in scram_users for arg in ("--add-scram", user)),
+        ],
         capture_output=True,
     )
     logger.debug("%s", result.stdout.strip())

@@ -89,11 +89,9 @@ class TopicScanQuery(QueryModel):
     topicName: TopicName
 
     @model_validator(mode="after")
-    def _not_internal(self) -> Self:
+    def _a_topic_name(self) -> Self:
         if self.topicName in {".", ".."}:
             raise ValueError("is not a valid Kafka topic name")
-        if self.topicName.startswith("__"):
-            raise ValueError(f"{self.topicName} is a Kafka-internal topic")
         return self
 
 
@@ -134,6 +132,8 @@ class TopicScanOut(BaseModel):
     orderIds: list[str]
     count: int
     recordsScanned: int
+    #: Records of no known format or without an orderId: counted and skipped.
+    recordsUnreadable: int
 
 
 class Problem(BaseModel):

@@ -7,10 +7,10 @@ drawn by the web view), so handling it twice gives the same result.
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from models.order import Order
-from models.rules import BY_VALUE, Identifier, Status, Timestamp
+from models.rules import BY_VALUE, MAX_VERSION, Identifier, Status, Timestamp
 from models.wire import WireRecord
 
 
@@ -28,6 +28,8 @@ class Outcome(StrEnum):
     ALREADY_EXISTS = "already_exists"
     NOT_FOUND = "not_found"
     ILLEGAL_TRANSITION = "illegal_transition"
+    #: The owner of the order's partition could not read the command record.
+    UNREADABLE = "unreadable"
 
 
 class OrderCommand(WireRecord):
@@ -59,4 +61,5 @@ class CommandReply(WireRecord):
     outcome: Annotated[Outcome, *BY_VALUE]
     detail: str
     order: Order | None = None
-    version: int = 0
+    #: The order's version after the command; 0: there is no order.
+    version: Annotated[int, Field(ge=0, le=MAX_VERSION)] = 0

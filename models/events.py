@@ -4,10 +4,10 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from models.order import Order
-from models.rules import BY_VALUE, Identifier, Timestamp
+from models.rules import BY_VALUE, Identifier, Timestamp, Version
 from models.wire import WireRecord
 
 #: Namespace of the event ids derived from command ids (uuid5): handling a
@@ -35,7 +35,7 @@ class OrderEvent(WireRecord):
     eventId: str
     eventType: Annotated[EventType, *BY_VALUE]
     orderId: Identifier
-    version: Annotated[int, Field(ge=1)]
+    version: Version
     occurredAt: Timestamp
     order: Order
 

@@ -26,6 +26,9 @@ MAX_QUANTITY = 10_000
 MAX_PRICE = Decimal("1000000000")
 #: What an Avro decimal(18, 2) holds.
 MAX_AMOUNT = Decimal("9999999999999999.99")
+#: What the ``version`` field's Avro ``int`` holds: a larger number read from
+#: JSON could be validated but not written as Avro (nor as a 64-bit row).
+MAX_VERSION = 2**31 - 1
 
 
 def _exact_number(value: Any) -> Decimal:
@@ -70,6 +73,8 @@ def format_timestamp(moment: datetime) -> str:
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY)]
 ItemCount = Annotated[int, Field(ge=1, le=MAX_ITEMS)]
+#: An order's event count: 1 for its creation, one more per change.
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
 #: An amount of money: exact, at most two decimals, kept quantized to cents.
 Money = Annotated[
     Decimal, BeforeValidator(_exact_number), Field(ge=0, le=MAX_AMOUNT), AfterValidator(_cents)

@@ -1,7 +1,7 @@
 """Rows of the two services' changelog-backed tables."""
 
 from models.order import Order
-from models.rules import Money
+from models.rules import Money, Version
 from models.wire import WireRecord
 
 
@@ -13,7 +13,7 @@ class CartOrder(WireRecord):
     """
 
     order: Order
-    version: int
+    version: Version
     lastCommandId: str
 
 
@@ -21,5 +21,5 @@ class ShippedOrder(WireRecord):
     """The order service's row per order: the order, its version, its shipping."""
 
     order: Order
-    version: int
+    version: Version
     shippingCost: Money

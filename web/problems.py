@@ -25,10 +25,11 @@ from infra.command_gateway import NotAcknowledged
 from infra.kafka_metadata import UnknownTopic
 from infra.reachability import DependencyUnavailable
 from infra.schema_registry import RegistryError
-from infra.topic_scan import ScanTimeout
+from infra.topic_scan import NotScannable, ScanTimeout, TooManyScans
 from models.api import Problem
 from models.codec import dumps
 from models.commands import Outcome
+from web.owner_routing import OwnerUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -102,13 +103,21 @@ ANSWERS: Mapping[Cause, Answer] = {
     Outcome.ILLEGAL_TRANSITION: Answer(
         409, "the status cannot move there (backwards, or out of a final status)"
     ),
+    Outcome.UNREADABLE: Answer(
+        503, "the worker that owns the order cannot read the command; nothing was done"
+    ),
     InvalidInput: Answer(400, "malformed JSON or invalid fields; `errors` names each field"),
     UnsupportedBody: Answer(415, "the body is not application/json"),
     # aiohttp refuses such a body while reading it.
     web.HTTPRequestEntityTooLarge: Answer(413, "the body is larger than 1 MiB"),
     UnknownOrder: Answer(404, "the order is not known (yet)"),
     UnknownTopic: Answer(404, "there is no topic of that name"),
+    NotScannable: Answer(404, "no scannable topic has that name (internal topics never are)"),
+    TooManyScans: Answer(429, "as many scans as allowed run already; retry after Retry-After"),
     NotReady: Answer(503, "the tables are being recovered; retry after Retry-After"),
+    OwnerUnavailable: Answer(
+        503, "the worker that owns the order did not answer in time; retry after Retry-After"
+    ),
     DependencyUnavailable: Answer(
         503,
         "Kafka or the schema registry is unreachable; nothing was done",
@@ -137,7 +146,7 @@ def problem_response(problem: HttpProblem) -> web.Response:
         errorId=problem.error_id,
     )
     headers = dict(problem.headers)
-    if problem.status in (503, 504):
+    if problem.status in (429, 503, 504):
         headers.setdefault("Retry-After", RETRY_AFTER_SECONDS)
     return web.Response(
         status=problem.status,

@@ -144,3 +144,51 @@ def event(order_id: str, version: int, *, quantity: int = 2, total: str = "20.00
             "status": "new" if version == 1 else "confirmed",
         },
     }
+
+
+async def dead_letters(bootstrap_servers: str, topic: str = "order-events.DLQ") -> list:
+    """Every record of a dead-letter topic."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        letters = []
+        while batches := await consumer.getmany(timeout_ms=1000):
+            letters += [record for records in batches.values() for record in records]
+        return letters
+    finally:
+        await consumer.stop()
+
+
+#: Schemas of other formats, as another team's producer would register them.
+FOREIGN_SCHEMAS = {
+    "JSON": '{"type": "object", "properties": {"orderId": {"type": "string"}}}',
+    "PROTOBUF": 'syntax = "proto3";\nmessage Order { string orderId = 1; }\n',
+}
+UNKNOWN_SCHEMA_ID = 987_654
+
+
+async def register_foreign_schema(registry_url: str, schema_type: str) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{registry_url}/subjects/foreign-{schema_type.lower()}-value/versions",
+            json={"schemaType": schema_type, "schema": FOREIGN_SCHEMAS[schema_type]},
+            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+        return (await response.json())["id"]
+
+
+async def the_letter_for(bootstrap_servers: str, key: bytes, topic: str = "order-events.DLQ"):
+    letters = await eventually(
+        lambda: dead_letters(bootstrap_servers, topic),
+        lambda records: any(r.key == key for r in records),
+    )
+    (letter,) = [r for r in letters if r.key == key]
+    return letter, {name: data.decode() for name, data in letter.headers}

@@ -11,13 +11,30 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import pytest
 
+from infra.topics import ORDER_TOPICS
 from local_kafka.stack import LocalStack
+
+#: Topics the tests write at will, which the JSON platform's order service may scan.
+SCAN_TEST_TOPICS = ("scan-load", "scan-odd")
 
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The shared platform (Avro, as `make run`): tests must leave it running and healthy."""
     with LocalStack(tmp_path_factory.mktemp("platform")) as shared:
+        yield shared
+
+
+@pytest.fixture(scope="session")
+def json_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The platform with JSON values and no registry; its order service may also scan the
+    topics the tests fill (``SCAN_TEST_TOPICS``)."""
+    scannable = ",".join((*ORDER_TOPICS, *SCAN_TEST_TOPICS))
+    with LocalStack(
+        tmp_path_factory.mktemp("json"),
+        value_format="json",
+        service_env={"ORDERS_SCANNABLE_TOPICS": scannable},
+    ) as shared:
         yield shared
 
 

@@ -1,12 +1,18 @@
 """Avro on the wire with a real schema registry: format, evolution, compatibility."""
 
+import asyncio
 import copy
+import itertools
+import logging
+import re
+import time
+from collections import Counter
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from infra.schema_registry import IncompatibleSchema, SchemaRegistryClient
-from infra.topics import TopicSpec, create_topics, events_format
+from infra.topics import events_format
 from infra.value_formats import HEADER, AvroFormat
 from models.avro import ORDER_COMMAND, ORDER_EVENT
 from models.codec import dumps
@@ -20,6 +26,8 @@ from tests.integration.client import (
     produce,
 )
 from tests.unit.factories import make_create_command, make_event, make_update_command
+
+logger = logging.getLogger(__name__)
 
 EVENTS_SUBJECT = "order-events-value"
 
@@ -55,7 +63,7 @@ async def test_events_are_confluent_framed_avro_under_the_topic_subject(
     (value,) = [r.value for r in records if r.key == order_id.encode()]
     magic, schema_id = HEADER.unpack_from(value)
     assert magic == 0
-    assert (await registry.schema(schema_id))["name"] == "OrderEvent"
+    assert (await registry.parsed_schema(schema_id))["name"] == "io.orderevents.OrderEvent"
     (decoded,) = await order_events(platform, order_id)
     assert decoded.orderId == order_id
 
@@ -120,19 +128,71 @@ async def test_an_incompatible_schema_change_is_refused_by_the_registry(registry
         await registry.register(EVENTS_SUBJECT, incompatible, "BACKWARD")
 
 
-async def test_the_topic_scan_reads_avro_and_json_topics(http, platform, order_id):
+async def test_the_topic_scan_reads_avro_and_json_values(http, platform, order_id):
+    """Another producer's JSON among the services' Avro: both name their orderIds."""
     await create_order(http, platform, order_id)
-    json_topic = f"json-{order_id}"
-    await create_topics(platform.bootstrap_servers, 1, 1, [TopicSpec(json_topic)])
-    await produce(
-        platform.bootstrap_servers, [(b"k", dumps(event(f"{order_id}-json", 1)))], json_topic
+    await produce(platform.bootstrap_servers, [(b"k", dumps(event(f"{order_id}-json", 1)))])
+
+    _, scan, _ = await call(
+        http, "GET", f"{platform.orders.base_url}/getAllOrderIdsFromTopic?topicName=order-events"
     )
 
-    scans = {}
-    for topic in ("order-events", json_topic):
-        _, scans[topic], _ = await call(
-            http, "GET", f"{platform.orders.base_url}/getAllOrderIdsFromTopic?topicName={topic}"
-        )
+    assert {order_id, f"{order_id}-json"} <= set(scan["orderIds"])
 
-    assert order_id in scans["order-events"]["orderIds"]
-    assert scans[json_topic]["orderIds"] == [f"{order_id}-json"]
+
+REGISTRY_PAUSE_SECONDS = 10.0
+
+
+async def registry_reachable_for(http, service_url: str) -> str | None:
+    async with http.get(f"{service_url}/metrics") as response:
+        text = await response.text()
+    found = re.search(r'dependency_reachable\{dependency="the schema registry"\} (\S+)', text)
+    return found and found.group(1)
+
+
+async def test_a_registry_pause_stops_neither_creates_nor_projection(http, platform, order_id):
+    """The services hold every schema they need: a registry that does not answer (SIGSTOP)
+    for 10 s is logged and reported, and every create meanwhile is a 201, projected."""
+    statuses: Counter[int] = Counter()
+    created: list[str] = []
+    numbers = itertools.count()
+
+    async def client(until: float) -> None:
+        while time.monotonic() < until:
+            each = f"{order_id}-{next(numbers)}"
+            status, _, _ = await create_order(http, platform, each)
+            statuses[status] += 1
+            if status == 201:
+                created.append(each)
+
+    platform.registry.pause()
+    try:
+        for service in (platform.cart, platform.orders):
+            await eventually(
+                lambda s=service: registry_reachable_for(http, s.base_url), "0.0".__eq__
+            )
+        started = time.monotonic()
+        await asyncio.gather(*(client(started + REGISTRY_PAUSE_SECONDS) for _ in range(8)))
+        projected = await eventually(
+            lambda: asyncio.gather(
+                *(
+                    call(http, "GET", f"{platform.orders.base_url}/order-details?orderId={each}")
+                    for each in created[-20:]
+                )
+            ),
+            lambda answers: {status for status, _, _ in answers} == {200},
+        )
+        ready = await call(http, "GET", f"{platform.cart.base_url}/ready")
+    finally:
+        platform.registry.resume()
+
+    logger.info(
+        "registry paused %.0f s: %d creates answered %s (%.0f/s); the last 20 projected",
+        REGISTRY_PAUSE_SECONDS,
+        sum(statuses.values()),
+        dict(statuses),
+        sum(statuses.values()) / REGISTRY_PAUSE_SECONDS,
+    )
+    assert set(statuses) == {201}
+    assert len(projected) == 20
+    assert ready[0] == 200  # every schema it needs is known: ready

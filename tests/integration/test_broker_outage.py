@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from infra.kafka_connection import KafkaConnection
 from infra.topics import TopicSpec, create_topics
 from local_kafka.stack import LocalStack
 from models.codec import dumps
@@ -163,7 +164,7 @@ async def test_registry_outage_gives_fast_503s_and_the_cart_recovers(
 async def test_a_scan_caught_by_the_outage_ends_within_two_seconds(http, fragile, order_id):
     """Kafka hangs in the middle of a long scan: the scan ends as the cart's requests do."""
     topic = f"scan-{order_id}"
-    await create_topics(fragile.bootstrap_servers, 6, 1, [TopicSpec(topic)])
+    await create_topics(KafkaConnection(fragile.bootstrap_servers), 6, 1, [TopicSpec(topic)])
     records = [
         (None, dumps({"orderId": f"{order_id}-{n}", "pad": SCAN_PADDING}))
         for n in range(SCAN_RECORDS)

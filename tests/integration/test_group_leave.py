@@ -6,6 +6,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from infra.group_leave import leave_group
+from infra.kafka_connection import KafkaConnection
 from infra.topics import ORDER_EVENTS
 from tests.integration.client import eventually
 
@@ -40,13 +41,17 @@ async def test_a_stopped_static_member_stays_in_its_group_until_it_leaves_by_ins
     # Stopped, the static member keeps its place (and partitions) for its session:
     assert len(await members_of(platform.bootstrap_servers, group_id)) == 1
 
-    await leave_group([platform.bootstrap_servers], group_id, instance_id, timeout=10)
+    await leave_group(
+        KafkaConnection(platform.bootstrap_servers), group_id, instance_id, timeout=10
+    )
 
     assert await members_of(platform.bootstrap_servers, group_id) == []
 
 
 async def test_leaving_a_group_the_member_is_not_in_is_logged_not_raised(platform, caplog):
-    await leave_group([platform.bootstrap_servers], "no-such-group", "nobody", timeout=10)
+    await leave_group(
+        KafkaConnection(platform.bootstrap_servers), "no-such-group", "nobody", timeout=10
+    )
 
     assert "could not leave the consumer group" in caplog.text
 

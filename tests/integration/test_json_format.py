@@ -1,19 +1,17 @@
 """JSON values stay available: the same pipeline with VALUE_FORMAT=json, no registry."""
 
-from collections.abc import Iterator
-
-import pytest
 from aiokafka import AIOKafkaConsumer
 
-from local_kafka.stack import LocalStack
-from models.codec import loads
-from tests.integration.client import call, create_order, eventually, order_events
-
-
-@pytest.fixture(scope="module")
-def json_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(tmp_path_factory.mktemp("json"), value_format="json") as platform:
-        yield platform
+from models.codec import dumps, loads
+from tests.integration.client import (
+    call,
+    create_order,
+    event,
+    eventually,
+    order_events,
+    produce,
+    the_letter_for,
+)
 
 
 async def test_the_pipeline_runs_on_json_values(http, json_platform, order_id):
@@ -51,3 +49,27 @@ async def test_json_values_are_plain_json_on_the_wire(http, json_platform, order
     (record,) = [r for rs in batches.values() for r in rs if r.key == order_id.encode()]
     assert loads(record.value)["orderId"] == order_id
     assert dict(record.headers)["content-type"] == b"application/json"
+
+
+async def test_a_version_beyond_64_bits_is_dead_lettered_and_the_order_goes_on(
+    http, json_platform, order_id
+):
+    """JSON numbers have no size: a version no Avro int (nor a 64-bit row) holds is refused
+    as the record's fault, and the order's next real event is applied."""
+    beyond = dumps(event(order_id, 1)).replace(b'"version":1', b'"version":%d' % 2**64)
+    await produce(
+        json_platform.bootstrap_servers,
+        [(order_id.encode(), beyond), (order_id.encode(), dumps(event(order_id, 1)))],
+    )
+
+    _, headers = await the_letter_for(json_platform.bootstrap_servers, order_id.encode())
+    _, found, _ = await eventually(
+        lambda: call(
+            http, "GET", f"{json_platform.orders.base_url}/order-details?orderId={order_id}"
+        ),
+        lambda r: r[0] == 200,
+    )
+
+    assert headers["dlq.error"] == "InvalidRecord"
+    assert "version" in headers["dlq.reason"]
+    assert found["orderId"] == order_id

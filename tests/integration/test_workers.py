@@ -171,6 +171,48 @@ async def test_a_cart_worker_killed_and_started_again_at_once_is_soon_ready(http
     assert ready < SESSION_TIMEOUT * 0.6
 
 
+async def order_details_through(http, worker_url: str, order_ids: list[str]) -> list[tuple]:
+    """``/order-details`` of each order through one worker: (status, seconds, Retry-After)."""
+
+    async def timed(order_id: str) -> tuple:
+        started = time.monotonic()
+        status, _, headers = await call(
+            http, "GET", f"{worker_url}/order-details?orderId={order_id}"
+        )
+        return status, time.monotonic() - started, headers.get("Retry-After")
+
+    return await asyncio.gather(*(timed(each) for each in order_ids))
+
+
+async def test_a_read_owned_by_a_paused_worker_answers_503_within_2_s(http, pair, order_id):
+    ids = one_per_partition(order_id)
+    for each in ids:
+        assert (await create_order(http, pair, each))[0] == 201
+    asker, owner = pair.order_workers
+    await eventually(
+        lambda: order_details_through(http, asker.base_url, ids),
+        lambda answers: {status for status, _, _ in answers} == {200},
+    )
+
+    owner.pause()
+    try:
+        answers = await order_details_through(http, asker.base_url, ids)
+    finally:
+        owner.resume()
+    logger.info("reads through one worker while the other is paused: %s", answers)
+
+    statuses = [status for status, _, _ in answers]
+    # Each partition is the asker's own (200) or the paused owner's (503), never a hang.
+    assert set(statuses) == {200, 503}
+    assert all(seconds < 2.0 for _, seconds, _ in answers)
+    assert all(retry == "2" for status, _, retry in answers if status == 503)
+    # Resumed, the owner answers again.
+    await eventually(
+        lambda: order_details_through(http, asker.base_url, ids),
+        lambda answers: {status for status, _, _ in answers} == {200},
+    )
+
+
 async def test_a_worker_of_each_service_killed_in_a_burst_loses_nothing(http, pair, order_id):
     """Runs last in the module: it kills the second worker of each service."""
     survivor, victims = pair.cart, [pair.cart_workers[1], pair.order_workers[1]]
@@ -194,10 +236,14 @@ async def test_a_worker_of_each_service_killed_in_a_burst_loses_nothing(http, pa
     clients = asyncio.ensure_future(burst(http, pair, order_id, acked))
     watcher = asyncio.ensure_future(watch_ready())
     await eventually(lambda: asyncio.sleep(0, len(acked.status)), lambda n: n >= ORDERS // 4)
+    read_before_the_takeover = one_per_partition(f"{order_id}-read")
+    for each in read_before_the_takeover:
+        assert (await create_order(http, pair, each))[0] == 201
     for victim in victims:
         victim.kill()
     killed_at = time.monotonic()
     killed.set_result(killed_at)
+    reads = await order_details_through(http, pair.orders.base_url, read_before_the_takeover)
     await clients
     await watcher
     orders = pair.orders.base_url
@@ -220,6 +266,9 @@ async def test_a_worker_of_each_service_killed_in_a_burst_loses_nothing(http, pa
         " ".join(str(s) for s, _ in itertools.groupby(status for _, status in after_kill)),
     )
     assert lost == {}
+    # Reads of the dead worker's orders, before the survivor took them: a quick 503, never a 500.
+    assert {status for status, _, _ in reads} <= {200, 404, 503}, reads
+    assert all(seconds < 2.0 for _, seconds, _ in reads), reads
     # Nothing answered wrong: a 504 (fate unknown) at worst, never a 500.
     assert set(acked.refusals) <= {504}, acked.refusals
     duplicates = await asyncio.gather(*(create_order(http, pair, each) for each in acked.status))

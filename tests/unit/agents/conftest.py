@@ -25,6 +25,7 @@ from agents.cart import register_command_handler
 from agents.projector import Projector
 from app.factory import orders_table, value_formats
 from app.settings import CartSettings, OrdersSettings
+from infra.kafka_connection import KafkaConnection
 from infra.metrics import ServiceMetrics
 from infra.topics import OrderTopics, declare_topics
 from infra.value_formats import JsonFormat
@@ -98,9 +99,14 @@ class CartHarness:
     metrics: ServiceMetrics
     events: Any
     replies: Any
+    dead_letters: Any
+
+    async def send(self, command: OrderCommand) -> None:
+        """Write ``command`` to the agent's topic, as the gateway does (JSON here)."""
+        await self.agent.put(codec.dumps(command.to_wire()), key=command.orderId.encode())
 
     async def handle(self, command: OrderCommand) -> CommandReply:
-        await self.agent.put(command, key=command.orderId)
+        await self.send(command)
         reply = await received(self.replies)  # the agent's last step
         assert reply.key == command.commandId
         return CommandReply.from_wire(reply.value)
@@ -192,20 +198,28 @@ async def running_cart(events_sink: SinkWrapper | None = None) -> AsyncIterator[
     declared = declare_topics(app, settings.topic_partitions, 1, value_formats(settings, None))
     orders_by_id = orders_table(app, CartOrder, settings)
     metrics = ServiceMetrics()
-    events, replies = app.channel(), app.channel()
+    events, replies, dead_letters = app.channel(), app.channel(), app.channel()
     sink = events_sink(events) if events_sink else events
     agent = register_command_handler(
         app,
-        replace(declared, events=sink, replies=replies),
+        replace(declared, events=sink, replies=replies, command_dead_letters=dead_letters),
         orders_by_id,
         metrics,
-        b"application/json",
+        value_formats(settings, None),
         lambda reply: False,  # no request waits in this process: replies go to the topic
         settings.max_in_flight,
         DEADLINE,
     )
     async with testing(agent) as tested:
-        yield CartHarness(tested, declared, orders_by_id, metrics, aiter(events), aiter(replies))
+        yield CartHarness(
+            tested,
+            declared,
+            orders_by_id,
+            metrics,
+            aiter(events),
+            aiter(replies),
+            aiter(dead_letters),
+        )
 
 
 @pytest.fixture
@@ -241,7 +255,7 @@ async def orders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> OrdersHarne
         orders_by_id,
         metrics,
         JsonFormat(),
-        "127.0.0.1:1",
+        KafkaConnection("127.0.0.1:1"),
         max_records=settings.max_records_per_batch,
         delivery_timeout=DEADLINE,
     )

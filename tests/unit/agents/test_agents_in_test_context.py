@@ -12,11 +12,12 @@ from aiokafka.errors import KafkaTimeoutError
 from faust.types import TP
 
 import agents.hand_over
+import agents.projector
 import agents.worker_exit
 from models import codec
-from models.commands import Outcome
+from models.commands import CommandReply, Outcome
 from models.status import OrderStatus
-from tests.unit.agents.conftest import PARTITION_0
+from tests.unit.agents.conftest import PARTITION_0, received
 from tests.unit.factories import make_create_command, make_event, make_order, make_update_command
 
 EVENT_WIRE = make_event(make_order("ORD-7")).to_wire()
@@ -163,7 +164,7 @@ async def test_cart_should_neither_store_nor_reply_while_kafka_does_not_acknowle
     sink = FailingSends(failures=10**6)
 
     async with cart_with(sink.wrap) as cart:
-        await cart.agent.put(make_create_command(make_order("ORD-6")), key="ORD-6")
+        await cart.send(make_create_command(make_order("ORD-6")))
         await cart.wait_until(lambda: sink.attempts >= 3)
 
         assert "ORD-6" not in cart.orders_by_id
@@ -203,7 +204,7 @@ async def test_cart_should_exit_without_storing_or_answering_when_an_event_is_no
     sink = UndeliveredEvents()
 
     async with cart_with(lambda channel: sink) as cart:
-        await cart.agent.put(make_create_command(make_order("ORD-8")), key="ORD-8")
+        await cart.send(make_create_command(make_order("ORD-8")))
         await cart.wait_until(lambda: exits == [agents.worker_exit.EXIT_UNFINISHED])
 
         assert sink.sent == 1
@@ -286,8 +287,27 @@ async def test_projector_should_apply_a_snapshot_after_a_gap_with_a_warning(orde
         (b"ORD-7", None),
         (b"ORD-8", codec.dumps(EVENT_WIRE)),
         (b"ORD-7", codec.dumps({**EVENT_WIRE, "occurredAt": "0001-01-01T00:00:00+01:00"})),
+        (b"ORD-7", codec.dumps(EVENT_WIRE).replace(b'"version":1', b'"version":%d' % 2**64)),
+        (b"ORD-7", codec.dumps({**EVENT_WIRE, "version": 2**31})),
+        (b"ORD-7", b'{"order": "x"}'),
+        (b"ORD-7", b'{"order": [1, 2]}'),
+        (b"ORD-7", b"null"),
+        (b"ORD-7", b"[]"),
     ],
-    ids=["not JSON", "nested too deep", "not an event", "no value", "key mismatch", "bad date"],
+    ids=[
+        "not JSON",
+        "nested too deep",
+        "not an event",
+        "no value",
+        "key mismatch",
+        "bad date",
+        "version beyond 64 bits",
+        "version beyond Avro's int",
+        "order a string",
+        "order a list",
+        "null",
+        "empty list",
+    ],
 )
 async def test_projector_should_dead_letter_an_unusable_record_and_go_on(orders, key, value):
     good = make_event(make_order("ORD-9"))
@@ -313,3 +333,41 @@ async def test_projector_should_commit_past_a_batch_once_its_writes_are_acknowle
     # The store keeps how far the changelog holds its rows (two rows: offsets 0, 1).
     changelog = TP(orders.orders_by_id.changelog_topic.get_topic_name(), 0)
     assert orders.orders_by_id.data.persisted_offset(changelog) == 1
+
+
+async def test_projector_should_dead_letter_a_record_whose_row_cannot_be_made_and_go_on(
+    orders, monkeypatch
+):
+    def broken(amount):
+        raise ArithmeticError("no shipping for this one")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(agents.projector, "shipping_cost", broken)
+        await orders.apply(make_event(make_order("ORD-13")))
+    await orders.apply(make_event(make_order("ORD-14")))
+
+    letter = await orders.next_dead_letter()
+    assert letter.key == b"ORD-13"
+    assert dict(letter.headers)["dlq.error"] == b"ArithmeticError"
+    assert "ORD-13" not in orders.orders_by_id
+    assert orders.orders_by_id["ORD-14"].version == 1
+
+
+async def test_cart_should_dead_letter_an_unreadable_command_in_its_place_and_answer_it(cart):
+    await cart.agent.put(
+        b"\x00\x00\x00\x00\x2a not a command",
+        key=b"ORD-15",
+        headers={"commandId": b"cmd-unreadable"},
+    )
+    answered = await received(cart.replies)
+    after = await cart.handle(make_create_command(make_order("ORD-16"), command_id="cmd-16"))
+
+    letter = await received(cart.dead_letters)
+    assert (letter.key, letter.value) == (b"ORD-15", b"\x00\x00\x00\x00\x2a not a command")
+    headers = dict(letter.headers)
+    assert headers["dlq.error"] == b"InvalidRecord"
+    assert headers["dlq.source.topic"] == b"order-commands"
+    assert answered.key == "cmd-unreadable"
+    assert CommandReply.from_wire(answered.value).outcome is Outcome.UNREADABLE
+    assert after.outcome is Outcome.CREATED
+    assert "ORD-15" not in cart.orders_by_id

@@ -1,0 +1,40 @@
+"""Settings a service refuses to start with."""
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import OrdersSettings
+
+
+def test_the_order_topics_are_scannable_by_default():
+    assert OrdersSettings().scannable_topics == [
+        "order-commands",
+        "order-commands.DLQ",
+        "order-events",
+        "order-events.DLQ",
+    ]
+
+
+def test_scannable_topics_are_a_comma_separated_list(monkeypatch):
+    monkeypatch.setenv("ORDERS_SCANNABLE_TOPICS", "order-events, audit-events")
+
+    assert OrdersSettings().scannable_topics == ["order-events", "audit-events"]
+
+
+@pytest.mark.parametrize(
+    "internal",
+    [
+        "__consumer_offsets",
+        "order-command-replies",
+        "order-platform.write-probes",
+        "order-service-orders_by_id-changelog",
+        "cart-service-__assignor-__leader",
+        "kafkasql-journal",
+        "_schemas",
+    ],
+)
+def test_an_internal_topic_cannot_be_made_scannable(monkeypatch, internal):
+    monkeypatch.setenv("ORDERS_SCANNABLE_TOPICS", f"order-events,{internal}")
+
+    with pytest.raises(ValidationError, match="internal topics cannot be scannable"):
+        OrdersSettings()
