@@ -2,6 +2,7 @@
 
 import asyncio
 import itertools
+import re
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -33,6 +34,14 @@ async def call(
     async with http.request(method, url, **kwargs) as response:
         body = await response.read()
         return response.status, (loads(body) if body else None), response.headers
+
+
+async def registry_reachable(http: aiohttp.ClientSession, service_url: str) -> str | None:
+    """The service's ``dependency_reachable`` gauge of the registry: "1.0" or "0.0"."""
+    async with http.get(f"{service_url}/metrics") as response:
+        text = await response.text()
+    found = re.search(r'dependency_reachable\{dependency="the schema registry"\} (\S+)', text)
+    return found and found.group(1)
 
 
 async def create_order(

@@ -4,7 +4,6 @@ import asyncio
 import copy
 import itertools
 import logging
-import re
 import time
 from collections import Counter
 
@@ -24,6 +23,7 @@ from tests.integration.client import (
     eventually,
     order_events,
     produce,
+    registry_reachable,
 )
 from tests.unit.factories import make_create_command, make_event, make_update_command
 
@@ -143,13 +143,6 @@ async def test_the_topic_scan_reads_avro_and_json_values(http, platform, order_i
 REGISTRY_PAUSE_SECONDS = 10.0
 
 
-async def registry_reachable_for(http, service_url: str) -> str | None:
-    async with http.get(f"{service_url}/metrics") as response:
-        text = await response.text()
-    found = re.search(r'dependency_reachable\{dependency="the schema registry"\} (\S+)', text)
-    return found and found.group(1)
-
-
 async def test_a_registry_pause_stops_neither_creates_nor_projection(http, platform, order_id):
     """The services hold every schema they need: a registry that does not answer (SIGSTOP)
     for 10 s is logged and reported, and every create meanwhile is a 201, projected."""
@@ -168,9 +161,7 @@ async def test_a_registry_pause_stops_neither_creates_nor_projection(http, platf
     platform.registry.pause()
     try:
         for service in (platform.cart, platform.orders):
-            await eventually(
-                lambda s=service: registry_reachable_for(http, s.base_url), "0.0".__eq__
-            )
+            await eventually(lambda s=service: registry_reachable(http, s.base_url), "0.0".__eq__)
         started = time.monotonic()
         await asyncio.gather(*(client(started + REGISTRY_PAUSE_SECONDS) for _ in range(8)))
         projected = await eventually(
