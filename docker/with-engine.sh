@@ -58,6 +58,7 @@ build_compose() {
   # `go install pkg@version` refuses this module (its go.mod has exclude
   # directives): build it as the main module, from a writable copy.
   rm -rf "$COMPOSE_CACHE.src"
+  mkdir -p "$(dirname "$COMPOSE_CACHE")"
   cp -r "$source" "$COMPOSE_CACHE.src"
   chmod -R u+w "$COMPOSE_CACHE.src"
   mkdir -p "$COMPOSE_CACHE"
