@@ -1,46 +1,51 @@
-"""The cart's command handler: the single writer of every order.
+"""The cart's commands: one writer per partition this worker owns, reached directly or
+through ``order-commands``.
 
-One actor per partition (``isolated_partitions``): the commands of one order
-are decided one after the other, in the order they were written, while the
-partitions' actors run side by side.  An actor decides each command as it
-comes, against the table *and its own earlier decisions still in flight* (a
-pure function of the command and the order's row), and hands the event to
-the producer without awaiting its acknowledgement.  Beside it, the actor's
-completer takes what is in flight in order, in batches: it awaits their
-acknowledgements together, and only then stores the rows, answers the
-requests and acknowledges the commands, so a 2xx means the event is durable
-and the offset moves only past handled commands.
+A command for an order whose partition this worker owns goes straight into
+that partition's writer (:mod:`agents.partition_writer`): no record, no
+fetch.  A command for a partition another worker owns is written to
+``order-commands`` (keyed by orderId) by the gateway; the owner's agent here
+reads it and hands it to its writer, and the reply goes back through the
+reply path.  With one worker every command takes the fast path.
 
-A command record the actor cannot read (an unknown schema, as in a rolling
-deploy, or bytes some other writer put there) goes to
-``order-commands.DLQ`` with the reason in its headers, in its place in the
-pipeline: nothing in flight is dropped, and the request waiting for it (named
-by the record's ``commandId`` header) is answered 503 at once.
+Ownership is Faust's assignment of ``order-commands``.  On a rebalance every
+writer of this worker stops taking commands and finishes what it holds before
+the partitions are handed on; then the stores of the partitions assigned are
+restored from ``order-events`` (:mod:`agents.cart_orders`) and their writers
+start.  The fast path of a partition opens only once its agent has read every
+command written to ``order-commands`` before (by other workers, or by this one
+while the partition was not open): so the commands this worker takes for one
+order are decided in the order they arrived.
 """
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import NoReturn
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import murmur2
 from aiokafka.structs import RecordMetadata
+from faust.types import TP
+from mode import Service
 
-from agents.hand_over import acknowledged, hand_over
-from agents.table_writes import writing_to_partition
+from agents.cart_orders import CartOrders
+from agents.hand_over import hand_over
+from agents.partition_writer import PartitionWriter
 from agents.worker_exit import exit_to_reprocess
+from infra.command_gateway import CommandGateway
 from infra.dead_letters import dead_letter_headers, position
+from infra.kafka_connection import KafkaConnection
 from infra.metrics import ServiceMetrics
+from infra.reachability import Dependencies
 from infra.schema_registry import RegistryError
 from infra.topics import COMMAND_ID_HEADER, OrderTopics
 from infra.transport import SEND_FAILURES
 from infra.value_formats import UndecodableValue, ValueFormat, ValueFormats
-from models.commands import CommandReply, CommandType, OrderCommand, Outcome
-from models.events import EventType, OrderEvent, event_id_for
-from models.order import Order
-from models.state import CartOrder
-from models.status import IllegalTransition, check_transition
+from models.commands import CommandReply, OrderCommand, Outcome
+from models.events import OrderEvent
 from models.wire import InvalidRecord
 
 logger = logging.getLogger(__name__)
@@ -49,96 +54,9 @@ logger = logging.getLogger(__name__)
 REGISTRY_RETRY_SECONDS = 1.0
 
 
-@dataclass(frozen=True)
-class Decision:
-    reply: CommandReply
-    #: Set together: the event to publish and the order's row after it.
-    event: OrderEvent | None = None
-    row: CartOrder | None = None
-    #: The command was applied before (handled again after a crash).
-    redelivered: bool = False
-
-
-def decide(command: OrderCommand, current: CartOrder | None) -> Decision:
-    """What a command does to an order: the event to publish (if any) and the reply."""
-
-    def reply(outcome: Outcome, detail: str, row: CartOrder | None = current) -> CommandReply:
-        return CommandReply(
-            commandId=command.commandId,
-            outcome=outcome,
-            detail=detail,
-            order=row.order if row else None,
-            version=row.version if row else 0,
-        )
-
-    def publish(event_type: EventType, outcome: Outcome, version: int, order: Order) -> Decision:
-        event = OrderEvent(
-            eventId=event_id_for(command.commandId),
-            eventType=event_type,
-            orderId=command.orderId,
-            version=version,
-            # The command's time, not the clock: a redelivered command must
-            # yield the very same event.
-            occurredAt=command.issuedAt,
-            order=order,
-        )
-        row = CartOrder(order=order, version=version, lastCommandId=command.commandId)
-        return Decision(reply(outcome, f"order {command.orderId} {outcome.value}", row), event, row)
-
-    if current is not None and current.lastCommandId == command.commandId:
-        # Redelivered after a crash, already applied: answer as the first time.
-        done = (
-            Outcome.CREATED if command.commandType is CommandType.CREATE_ORDER else Outcome.UPDATED
-        )
-        return Decision(
-            reply=reply(done, f"order {command.orderId} {done.value}"), redelivered=True
-        )
-
-    if command.commandType is CommandType.CREATE_ORDER:
-        if current is not None:
-            return Decision(
-                reply(Outcome.ALREADY_EXISTS, f"order {command.orderId} already exists")
-            )
-        assert command.order is not None  # guaranteed by OrderCommand.from_wire
-        return publish(EventType.ORDER_CREATED, Outcome.CREATED, 1, command.order)
-
-    if current is None:
-        return Decision(reply(Outcome.NOT_FOUND, f"order {command.orderId} does not exist"))
-    assert command.status is not None  # guaranteed by OrderCommand.from_wire
-    try:
-        check_transition(current.order.status, command.status)
-    except IllegalTransition as exc:
-        return Decision(reply(Outcome.ILLEGAL_TRANSITION, str(exc)))
-    if command.status == current.order.status:
-        return Decision(
-            reply(Outcome.UNCHANGED, f"order {command.orderId} is already {command.status.value}")
-        )
-    return publish(
-        EventType.ORDER_STATUS_CHANGED,
-        Outcome.UPDATED,
-        current.version + 1,
-        current.order.with_status(command.status),
-    )
-
-
-class PendingRows:
-    """Rows decided but not yet stored: what the next command of an order must see."""
-
-    def __init__(self, stored: Callable[[str], CartOrder | None]) -> None:
-        self._stored = stored
-        self._rows: dict[str, CartOrder] = {}
-
-    def decide(self, command: OrderCommand) -> Decision:
-        current = self._rows.get(command.orderId)
-        decision = decide(command, self._stored(command.orderId) if current is None else current)
-        if decision.row is not None:
-            self._rows[command.orderId] = decision.row
-        return decision
-
-    def stored(self, order_id: str, row: CartOrder) -> None:
-        """``row`` is in the table now; a later decision of the order stays."""
-        if self._rows.get(order_id) is row:
-            del self._rows[order_id]
+def partition_of(order_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (and so Faust's producer) gives the key."""
+    return (murmur2(order_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 async def decode_command(
@@ -160,45 +78,237 @@ async def decode_command(
     return command
 
 
-@dataclass(frozen=True)
-class InFlight:
-    """A command decided, its event (if any) handed to the producer; or a record that is
-    no command (``command`` None), its dead letter handed over in its place."""
+def unreadable_reply(record: faust.EventT) -> CommandReply | None:
+    """The answer to a command that could not be read, if its record names the request."""
+    header = dict(record.message.headers or ()).get(COMMAND_ID_HEADER)
+    if not header:
+        return None
+    try:
+        command_id = header.decode()
+    except UnicodeDecodeError:
+        return None
+    return CommandReply(
+        commandId=command_id,
+        outcome=Outcome.UNREADABLE,
+        detail="the worker that owns the order cannot read the command "
+        "(another version of the service?); nothing was done",
+    )
 
-    record: faust.EventT
-    command: OrderCommand | None
-    decision: Decision | None
-    written: asyncio.Future[RecordMetadata] | None
+
+@dataclass
+class Ownership:
+    """What this worker knows of one partition it owns."""
+
+    writer: PartitionWriter | None = None
+    #: ``order-commands``: read by the agent up to here, and to be read up to here
+    #: before the fast path opens (the end at assignment, or past the last remote send).
+    read_up_to: int = 0
+    read_before_opening: int = 0
+    remote_sends_in_flight: int = 0
+    restored: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def fast_path_open(self) -> bool:
+        return (
+            self.writer is not None
+            and self.writer.open
+            and self.remote_sends_in_flight == 0
+            and self.read_up_to >= self.read_before_opening
+        )
 
 
-def register_command_handler(
-    app: faust.App,
-    topics: OrderTopics,
-    orders_by_id: faust.Table,
-    metrics: ServiceMetrics,
-    formats: ValueFormats,
-    deliver_locally: Callable[[CommandReply], bool],
-    max_in_flight: int,
-    delivery_timeout: float,
-) -> faust.types.AgentT:
-    async def send(event: OrderEvent) -> asyncio.Future[RecordMetadata]:
-        """Hand ``event`` to the producer; the acknowledgement is awaited later."""
+class CartWriters(Service):
+    """The writers of the partitions this worker owns, kept in step with Faust's assignment."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        topics: OrderTopics,
+        orders: CartOrders,
+        formats: ValueFormats,
+        metrics: ServiceMetrics,
+        kafka: KafkaConnection,
+        *,
+        partitions: int,
+        max_in_flight: int,
+        delivery_timeout: float,
+        **kwargs: Any,
+    ) -> None:
+        self.app = app
+        self.topics = topics
+        self.orders = orders
+        self.formats = formats
+        self.metrics = metrics
+        self.kafka = kafka
+        self.partitions = partitions
+        self.max_in_flight = max_in_flight
+        self.delivery_timeout = delivery_timeout
+        self.commands_topic = topics.command_records.get_topic_name()
+        self.events_topic = topics.events.get_topic_name()
+        self.owned: dict[int, Ownership] = {}
+        #: From a revoke until Faust's rebalance is complete: the assignment is not known.
+        self._rebalancing = False
+        #: Set when a completed rebalance's assignment is to be taken up.
+        self._assignment_changed = asyncio.Event()
+        super().__init__(**kwargs)
+        app.on_partitions_revoked.connect(self._on_partitions_revoked)
+        app.on_rebalance_complete.connect(self._on_rebalance_complete)
+
+    @property
+    def restored(self) -> bool:
+        """Every partition assigned has its store restored and its writer started."""
+        return (
+            not self._rebalancing
+            and not self._assignment_changed.is_set()
+            and all(each.restored.is_set() for each in self.owned.values())
+        )
+
+    def writer_for(self, order_id: str) -> PartitionWriter | None:
+        """The writer of the order's partition if the fast path to it is open here."""
+        owned = self.owned.get(partition_of(order_id, self.partitions))
+        return owned.writer if owned is not None and owned.fast_path_open else None
+
+    async def writer_of(self, partition: int) -> PartitionWriter:
+        """The partition's writer once started (for the agent reading ``order-commands``)."""
+        owned = self.owned.setdefault(partition, Ownership())
+        await owned.restored.wait()
+        assert owned.writer is not None
+        return owned.writer
+
+    def remote_send_started(self, order_id: str) -> None:
+        if (owned := self.owned.get(partition_of(order_id, self.partitions))) is not None:
+            owned.remote_sends_in_flight += 1
+
+    def remote_send_ended(self, order_id: str, sent: RecordMetadata | None) -> None:
+        if (owned := self.owned.get(partition_of(order_id, self.partitions))) is not None:
+            owned.remote_sends_in_flight -= 1
+            if sent is not None:
+                owned.read_before_opening = max(owned.read_before_opening, sent.offset + 1)
+
+    def remote_read(self, partition: int, offset: int) -> None:
+        if (owned := self.owned.get(partition)) is not None:
+            owned.read_up_to = max(owned.read_up_to, offset + 1)
+
+    async def publish(self, event: OrderEvent, payload: bytes) -> asyncio.Future[RecordMetadata]:
         return await hand_over(
-            lambda: topics.events.send(
-                key=event.orderId,
-                value=event.to_wire(),
-                headers={
+            lambda: self.app.producer.send(
+                self.events_topic,
+                event.orderId.encode(),
+                payload,
+                partition_of(event.orderId, self.partitions),
+                None,
+                {
                     "eventType": event.eventType.value.encode(),
-                    "content-type": formats.events.content_type,
+                    "content-type": self.formats.events.content_type,
                 },
             ),
-            {
-                "eventType": event.eventType.value,
-                "orderId": event.orderId,
-                "eventId": event.eventId,
-                "version": event.version,
+            {"orderId": event.orderId, "eventId": event.eventId, "version": event.version},
+        )
+
+    def _encode(self, event: OrderEvent) -> bytes:
+        return self.formats.events.encode(event.to_wire())
+
+    async def _on_partitions_revoked(self, sender: object, revoked: set[TP], **_: Any) -> None:
+        # Awaited by the rebalance: nothing is decided here after this returns.
+        self._rebalancing = True
+        owned, self.owned = self.owned, {}
+        for each in owned.values():
+            if each.writer is not None:
+                each.writer.open = False
+        try:
+            async with asyncio.timeout(self.delivery_timeout):
+                for each in owned.values():
+                    if each.writer is not None:
+                        await each.writer.drain()
+        except TimeoutError:
+            exit_to_reprocess(
+                "commands in flight not finished before the partitions were handed over",
+                {"partitions": sorted(owned)},
+            )
+
+    async def _on_rebalance_complete(self, sender: object, **_: Any) -> None:
+        self._rebalancing = False
+        self._assignment_changed.set()
+
+    @Service.task
+    async def _take_up_assignments(self) -> None:
+        while not self.should_stop:
+            await self._assignment_changed.wait()
+            self._assignment_changed.clear()
+            assigned = sorted(
+                tp.partition
+                for tp in self.app.consumer.assignment()
+                if tp.topic == self.commands_topic
+            )
+            try:
+                await self._take_up(assigned)
+            except Exception as exc:  # Kafka away: try again, /ready says not ready meanwhile
+                logger.warning("cannot take up the partitions yet", extra={"error": repr(exc)})
+                self._assignment_changed.set()
+                await self.sleep(1.0)
+
+    async def _take_up(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            self.owned.setdefault(partition, Ownership())
+        restored = await self.orders.restore(partitions)
+        committed, ends = await self._command_offsets(partitions)
+        for partition in partitions:
+            owned = self.owned.get(partition)
+            if self._rebalancing or owned is None:
+                return  # another rebalance began: the take-up after it starts the writers
+            owned.read_up_to = max(owned.read_up_to, committed[partition])
+            owned.read_before_opening = max(owned.read_before_opening, ends[partition])
+            owned.writer = PartitionWriter(
+                partition,
+                self.orders,
+                self._encode,
+                self.publish,
+                self.metrics,
+                max_in_flight=self.max_in_flight,
+                delivery_timeout=self.delivery_timeout,
+            )
+            owned.restored.set()
+        logger.info(
+            "writing partitions",
+            extra={
+                "partitions": partitions,
+                "eventsRestored": restored.records,
+                "rowsRestored": restored.rows,
+                "recordsSkipped": restored.skipped,
             },
         )
+
+    async def _command_offsets(
+        self, partitions: list[int]
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """Per partition of ``order-commands``: the group's committed offset and the end."""
+        tps = [TopicPartition(self.commands_topic, p) for p in partitions]
+        consumer = AIOKafkaConsumer(
+            **self.kafka.client_options(), group_id=self.app.conf.id, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(tps)
+            committed = {tp.partition: (await consumer.committed(tp)) or 0 for tp in tps}
+        finally:
+            await consumer.stop()
+        return committed, {tp.partition: end for tp, end in ends.items()}
+
+    async def on_stop(self) -> None:
+        self.orders.close()
+
+
+def register_remote_commands(
+    app: faust.App,
+    topics: OrderTopics,
+    writers: CartWriters,
+    formats: ValueFormats,
+    metrics: ServiceMetrics,
+    deliver_locally: Callable[[CommandReply], bool],
+    max_in_flight: int,
+) -> faust.types.AgentT:
+    """The agent that hands the commands other workers wrote to ``order-commands`` to the
+    writer of their partition, and answers them through the reply path, in order."""
 
     async def read(record: faust.EventT) -> OrderCommand:
         """The record's command, waiting out a registry outage: it must not be skipped."""
@@ -229,57 +339,16 @@ def register_command_handler(
             {"writing": "dead letter", **position(message)},
         )
 
-    def stop_the_worker(batch: list[InFlight], error: Exception) -> NoReturn:
-        first = batch[0].record.message
-        exit_to_reprocess(
-            "commands in flight cannot be finished",
-            {
-                "topic": first.topic,
-                "partition": first.partition,
-                "fromOffset": first.offset,
-                "commands": len(batch),
-                "error": repr(error),
-            },
-        )
-
-    def log_completed(
-        command: OrderCommand, decision: Decision, metadata: RecordMetadata | None
-    ) -> None:
-        event = decision.event
-        outcome = decision.reply.outcome.value
-        metrics.commands.labels(command.commandType.value, outcome).inc()
-        if event is None or metadata is None:
-            logger.info(
-                "command decided, nothing published",
-                extra={
-                    "commandType": command.commandType.value,
-                    "orderId": command.orderId,
-                    "outcome": outcome,
-                },
-            )
-            return
-        logger.info(
-            "event published",
-            extra={
-                "eventType": event.eventType.value,
-                "orderId": event.orderId,
-                "eventId": event.eventId,
-                "version": event.version,
-                "orderStatus": event.order.status.value,
-                "partition": metadata.partition,
-                "offset": metadata.offset,
-                "outcome": outcome,
-            },
-        )
-
     replies_on_the_way: set[asyncio.Task[None]] = set()
 
-    def reply_elsewhere(reply: CommandReply) -> None:
+    def answer(reply: CommandReply | None) -> None:
         """Send ``reply`` to the worker whose request waits for it, without waiting.
 
         Best effort: the request may be gone already (it answered 504), and a
         reply that cannot be sent must not hold up the partition.
         """
+        if reply is None or deliver_locally(reply):
+            return
 
         async def send_reply() -> None:
             try:
@@ -294,97 +363,54 @@ def register_command_handler(
         replies_on_the_way.add(task)
         task.add_done_callback(replies_on_the_way.discard)
 
-    async def complete(
-        commands: faust.StreamT[OrderCommand],
-        in_flight: asyncio.Queue[InFlight],
-        pending: PendingRows,
+    async def acknowledge_in_order(
+        commands: faust.StreamT[bytes],
+        handled: asyncio.Queue[tuple[faust.EventT, asyncio.Future[Any], bool]],
     ) -> None:
-        """Take what is in flight in order and finish it once Kafka has the events."""
         while True:
-            batch = [await in_flight.get()]
-            while not in_flight.empty():
-                batch.append(in_flight.get_nowait())
-            try:
-                # A 2xx must mean the event is durable: the acks come first.
-                events = [entry.written for entry in batch if entry.written is not None]
-                written = iter(await acknowledged(events, delivery_timeout))
-                await finish(commands, batch, written, pending)
-            except Exception as error:  # not delivered, or a defect: what follows cannot stand
-                stop_the_worker(batch, error)
+            record, done, dead_lettered = await handled.get()
+            result = await done
+            answer(unreadable_reply(record) if dead_lettered else result)
+            await commands.ack(record)
 
-    async def finish(
-        commands: faust.StreamT[OrderCommand],
-        batch: list[InFlight],
-        written: Iterator[RecordMetadata],
-        pending: PendingRows,
-    ) -> None:
-        """Store, log, answer and acknowledge ``batch``, whose events Kafka has."""
-        for entry in batch:
-            if entry.command is None or entry.decision is None:  # dead-lettered
-                next(written)
-                answer(unreadable_reply(entry.record))
-                await commands.ack(entry.record)
-                continue
-            row, order_id = entry.decision.row, entry.command.orderId
-            message = entry.record.message
-            metadata = None
-            if entry.written is not None and row is not None:
-                metadata = next(written)
-                with writing_to_partition(app, message.topic, message.partition):
-                    orders_by_id[order_id] = row
-                pending.stored(order_id, row)
-            elif entry.decision.redelivered:
-                # The store kept the row this command wrote, but its changelog
-                # record may have been lost with the crashed process: again.
-                with writing_to_partition(app, message.topic, message.partition):
-                    if (stored := orders_by_id.get(order_id)) is not None:
-                        orders_by_id[order_id] = stored
-            log_completed(entry.command, entry.decision, metadata)
-            answer(entry.decision.reply)
-            await commands.ack(entry.record)
-
-    def answer(reply: CommandReply | None) -> None:
-        if reply is not None and not deliver_locally(reply):
-            reply_elsewhere(reply)
-
-    @app.agent(topics.command_records, name="handle_order_commands", isolated_partitions=True)
-    async def handle_order_commands(stream: faust.StreamT[bytes]) -> None:
+    @app.agent(topics.command_records, name="handle_remote_commands", isolated_partitions=True)
+    async def handle_remote_commands(stream: faust.StreamT[bytes]) -> None:
         commands = stream.noack()
-        pending = PendingRows(orders_by_id.get)
-        in_flight: asyncio.Queue[InFlight] = asyncio.Queue(max_in_flight)
-        completer = asyncio.create_task(complete(commands, in_flight, pending))
+        handled: asyncio.Queue[tuple[faust.EventT, asyncio.Future[Any], bool]]
+        handled = asyncio.Queue(max_in_flight)
+        acknowledger = asyncio.create_task(acknowledge_in_order(commands, handled))
         try:
             async for record in commands.events():
+                partition = record.message.partition
+                writer = await writers.writer_of(partition)
                 try:
                     command = await read(record)
                 except Exception as exc:  # whatever the record holds: it stops nothing
-                    written = await dead_letter(record, exc)
-                    await in_flight.put(InFlight(record, None, None, written))
-                    continue
-                decision = pending.decide(command)
-                event = decision.event
-                written = await send(event) if event is not None else None
-                await in_flight.put(InFlight(record, command, decision, written))
+                    await handled.put((record, await dead_letter(record, exc), True))
+                else:
+                    await handled.put((record, writer.submit(command), False))
+                writers.remote_read(partition, record.message.offset)
         finally:
-            # Revoked or stopping: what is in flight stays unacknowledged, and
-            # the partition's next owner handles it again.
-            completer.cancel()
+            # Revoked or stopping: Faust waits for what is in flight to be
+            # acknowledged first; anything left is its next owner's again.
+            acknowledger.cancel()
 
-    return handle_order_commands
+    return handle_remote_commands
 
 
-def unreadable_reply(record: faust.EventT) -> CommandReply | None:
-    """The answer to a command that could not be read, if its record names the request."""
-    header = dict(record.message.headers or ()).get(COMMAND_ID_HEADER)
-    if not header:
-        return None
-    try:
-        command_id = header.decode()
-    except UnicodeDecodeError:
-        return None
-    return CommandReply(
-        commandId=command_id,
-        outcome=Outcome.UNREADABLE,
-        detail="the worker that owns the order cannot read the command "
-        "(another version of the service?); nothing was done",
-    )
+class CartCommands:
+    """Where a command goes: the writer of its partition here, else the worker that owns it."""
+
+    def __init__(self, writers: CartWriters, gateway: CommandGateway, dependencies: Dependencies):
+        self.writers = writers
+        self.gateway = gateway
+        self.dependencies = dependencies
+
+    async def submit(self, command: OrderCommand) -> CommandReply:
+        """The reply to ``command``: :class:`DependencyUnavailable` (nothing was done) while
+        Kafka does not take writes, :class:`NoReplyInTime` past the deadline."""
+        self.dependencies.require()
+        writer = self.writers.writer_for(command.orderId)
+        if writer is None:
+            return await self.gateway.submit(command)
+        return await self.gateway.answer(writer.submit(command), command)

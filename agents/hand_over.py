@@ -42,7 +42,7 @@ async def hand_over(
             delay = min(delay * 2, RETRY_MAX_DELAY)
 
 
-class NotAcknowledged(Exception):
+class WritesNotAcknowledged(Exception):
     """Writes that failed, or were not all acknowledged within the deadline."""
 
 
@@ -51,7 +51,7 @@ async def acknowledged(
 ) -> list[RecordMetadata]:
     """Kafka's acknowledgements of ``writes``, in order.
 
-    Raises :class:`NotAcknowledged` when one failed or they are not all there
+    Raises :class:`WritesNotAcknowledged` when one failed or they are not all there
     within ``timeout`` (the idempotent producer itself retries for ever).
     Later records of the partition may then be written, or fail out of
     sequence, behind a missing one.
@@ -62,11 +62,11 @@ async def acknowledged(
     # not cancel the producer's own futures.
     _, late = await asyncio.wait(writes, timeout=timeout)
     if late:
-        raise NotAcknowledged(
+        raise WritesNotAcknowledged(
             f"{len(late)} of {len(writes)} writes not acknowledged within {timeout:g} s"
         )
     failed = [w for w in writes if w.cancelled() or w.exception() is not None]
     if failed:
         first = "cancelled" if failed[0].cancelled() else repr(failed[0].exception())
-        raise NotAcknowledged(f"{len(failed)} of {len(writes)} writes failed: {first:.200}")
+        raise WritesNotAcknowledged(f"{len(failed)} of {len(writes)} writes failed: {first:.200}")
     return [w.result() for w in writes]

@@ -26,7 +26,7 @@ from aiokafka.structs import RecordMetadata
 from faust.types import TP
 from mode import Service
 
-from agents.hand_over import NotAcknowledged, acknowledged, hand_over
+from agents.hand_over import WritesNotAcknowledged, acknowledged, hand_over
 from agents.table_writes import writing_to_partition
 from agents.worker_exit import exit_to_reprocess
 from infra.dead_letters import dead_letter_headers, position
@@ -449,7 +449,7 @@ class Projector(Service):
         """Kafka's acknowledgements of every write, once it has them all; else stop the worker."""
         try:
             return await acknowledged(writes, self.delivery_timeout)
-        except NotAcknowledged as exc:
+        except WritesNotAcknowledged as exc:
             exit_to_reprocess(
                 "changelog or dead-letter writes of applied records not acknowledged",
                 {

@@ -10,7 +10,8 @@ from typing import Any
 
 import faust
 
-from agents.cart import register_command_handler
+from agents.cart import CartCommands, CartWriters, register_remote_commands
+from agents.cart_orders import CartOrders
 from agents.projector import Projector
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from infra.command_gateway import CommandGateway
@@ -21,6 +22,7 @@ from infra.reachability import Dependencies, KafkaProbe, KafkaWriteProbe, Reacha
 from infra.schema_registry import SchemaRegistryClient
 from infra.topic_scan import TopicScanner
 from infra.topics import (
+    CART_TABLE,
     COMMAND_REPLIES,
     ORDER_COMMANDS,
     ORDER_EVENTS,
@@ -33,10 +35,10 @@ from infra.transport import ServiceApp
 from infra.value_formats import AvroFormat, JsonFormat, ValueFormats, value_subject
 from models import codec
 from models.avro import ORDER_COMMAND, ORDER_EVENT
-from models.state import CartOrder, ShippedOrder
+from models.state import ShippedOrder
 from web.cart import CART_OPERATIONS, register_cart_views
 from web.docs import register_docs_view
-from web.health import HEALTH_OPERATIONS, Readiness, register_health_views
+from web.health import HEALTH_OPERATIONS, Readiness, register_health_views, tables_ready
 from web.http import MAX_BODY_BYTES
 from web.openapi import openapi_document, register_openapi_view
 from web.orders import ORDER_OPERATIONS, register_order_views
@@ -107,7 +109,6 @@ class ServiceParts:
 
     app: faust.App
     topics: OrderTopics
-    orders_by_id: faust.Table
     #: How the service's clients connect to Kafka.
     connection: KafkaConnection
     kafka: Reachability
@@ -118,10 +119,8 @@ class ServiceParts:
     formats: ValueFormats
     metrics: ServiceMetrics
 
-    def readiness(self, **extra: Callable[[], bool]) -> Readiness:
-        return Readiness(
-            self.app, self.dependencies, {"schemas": lambda: self.formats.prepared, **extra}
-        )
+    def readiness(self, **checks: Callable[[], bool]) -> Readiness:
+        return Readiness(self.dependencies, {"schemas": lambda: self.formats.prepared, **checks})
 
 
 def value_formats(settings: ServiceSettings, registry: SchemaRegistryClient | None) -> ValueFormats:
@@ -133,9 +132,7 @@ def value_formats(settings: ServiceSettings, registry: SchemaRegistryClient | No
     )
 
 
-def build_service(
-    settings: ServiceSettings, row_type: type, *, takes_writes: bool = False
-) -> ServiceParts:
+def build_service(settings: ServiceSettings, *, takes_writes: bool = False) -> ServiceParts:
     """``takes_writes``: the service answers requests with writes to Kafka (the cart);
     they are refused at once while Kafka does not acknowledge ``acks=all`` writes."""
     metrics = ServiceMetrics()
@@ -163,7 +160,6 @@ def build_service(
         topics=declare_topics(
             app, settings.topic_partitions, settings.topic_replication_factor, formats
         ),
-        orders_by_id=orders_table(app, row_type, settings),
         connection=connection,
         kafka=kafka,
         dependencies=dependencies,
@@ -180,29 +176,53 @@ def register_api_documents(app: faust.App, document: dict[str, Any]) -> None:
 
 
 def create_cart_app(settings: CartSettings) -> faust.App:
-    parts = build_service(settings, CartOrder, takes_writes=True)
+    parts = build_service(settings, takes_writes=True)
     app = parts.app
+    orders = CartOrders(
+        settings.data_dir / settings.app_id / CART_TABLE,
+        ORDER_EVENTS.name,
+        parts.formats.events,
+        parts.connection,
+    )
+    writers = app.add_dependency(
+        CartWriters(
+            app,
+            parts.topics,
+            orders,
+            parts.formats,
+            parts.metrics,
+            parts.connection,
+            partitions=settings.topic_partitions,
+            max_in_flight=settings.max_in_flight,
+            delivery_timeout=settings.delivery_timeout,
+        )
+    )
     gateway = app.add_dependency(
         CommandGateway(
             parts.topics.commands,
             COMMAND_REPLIES.name,
             parts.connection,
             parts.dependencies,
+            writers,
             deadline=settings.request_timeout,
         )
     )
-    register_command_handler(
+    register_remote_commands(
         app,
         parts.topics,
-        parts.orders_by_id,
-        parts.metrics,
+        writers,
         parts.formats,
+        parts.metrics,
         gateway.deliver_locally,
         settings.max_in_flight,
-        settings.delivery_timeout,
     )
-    register_health_views(app, parts.readiness(replies=gateway.listening.is_set), parts.metrics)
-    register_cart_views(app, gateway)
+    commands = CartCommands(writers, gateway, parts.dependencies)
+    readiness = parts.readiness(
+        partitions=lambda: writers.restored and not app.rebalancing,
+        replies=gateway.listening.is_set,
+    )
+    register_health_views(app, readiness, parts.metrics)
+    register_cart_views(app, commands.submit)
     register_api_documents(
         app, openapi_document("Cart service", CART_OPERATIONS + HEALTH_OPERATIONS)
     )
@@ -210,13 +230,14 @@ def create_cart_app(settings: CartSettings) -> faust.App:
 
 
 def create_orders_app(settings: OrdersSettings) -> faust.App:
-    parts = build_service(settings, ShippedOrder)
+    parts = build_service(settings)
     app = parts.app
+    orders_by_id = orders_table(app, ShippedOrder, settings)
     app.add_dependency(
         Projector(
             app,
             parts.topics,
-            parts.orders_by_id,
+            orders_by_id,
             parts.metrics,
             parts.formats.events,
             parts.connection,
@@ -224,8 +245,7 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
             delivery_timeout=settings.delivery_timeout,
         )
     )
-    readiness = parts.readiness()
-    register_health_views(app, readiness, parts.metrics)
+    register_health_views(app, parts.readiness(tables=lambda: tables_ready(app)), parts.metrics)
     scanner = TopicScanner(
         parts.connection,
         parts.registry,
@@ -234,10 +254,8 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
         max_concurrent=settings.max_concurrent_scans,
         timeout=SCAN_TIMEOUT_SECONDS,
     )
-    owners = app.add_dependency(
-        OwnerRouter(app, parts.orders_by_id, settings.routed_request_timeout)
-    )
-    register_order_views(app, parts.orders_by_id, readiness, owners, scanner)
+    owners = app.add_dependency(OwnerRouter(app, orders_by_id, settings.routed_request_timeout))
+    register_order_views(app, orders_by_id, owners, scanner)
     register_api_documents(
         app, openapi_document("Order service", ORDER_OPERATIONS + HEALTH_OPERATIONS)
     )

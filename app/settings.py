@@ -153,6 +153,6 @@ class OrdersSettings(ServiceSettings):
         return topics
 
 
-def service_app_ids() -> tuple[str, str]:
-    """The app ids the two services run under here (environment or defaults)."""
-    return CartSettings().app_id, OrdersSettings().app_id
+def order_service_app_id() -> str:
+    """The app id the order service runs under here (environment or default)."""
+    return OrdersSettings().app_id

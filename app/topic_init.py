@@ -9,7 +9,7 @@ import asyncio
 import dataclasses
 import logging
 
-from app.settings import CartSettings, service_app_ids
+from app.settings import CartSettings, order_service_app_id
 from infra.topics import create_topics, platform_topics
 
 #: How long topic-init waits for the broker before it fails.
@@ -33,7 +33,7 @@ def main() -> None:
             kafka,
             args.partitions,
             args.replication_factor,
-            platform_topics(service_app_ids()),
+            platform_topics(order_service_app_id()),
             startup_wait=STARTUP_WAIT_SECONDS,
         )
     )

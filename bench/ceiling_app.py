@@ -26,7 +26,8 @@ class CeilingSettings(ServiceSettings):
     web_port: int = 8099
 
 
-app = create_app(CeilingSettings(), ServiceMetrics())
+settings = CeilingSettings()
+app = create_app(settings, settings.kafka_connection(), ServiceMetrics())
 
 
 @app.page("/create-order")

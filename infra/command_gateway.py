@@ -1,18 +1,24 @@
-"""Sends a command to the cart agent and waits for its reply.
+"""Waits for the answers to commands, with a deadline: from a writer of this worker, or
+through Kafka from the worker that owns the order.
 
-The agent that owns an order's partition may run in another worker, so the
-reply comes back through Kafka (``order-command-replies``).  Every cart
-worker reads all of that topic with a consumer outside any group, from the
-end at start-up, and hands each reply to the request waiting for it.  When
-the agent runs in the worker that holds the request, it hands the reply
-over directly (``deliver_locally``).
+A command for a partition another worker owns is written to ``order-commands``;
+the reply comes back through ``order-command-replies``, which every cart worker
+reads whole with a consumer outside any group, from the end at start-up, and
+hands to the request waiting for it.  A reply from a writer of this worker
+(the command took the fast path, or came back through ``order-commands`` to
+this worker) is handed over directly.
+
+Every request waits at most ``deadline`` seconds, and all of them end at once
+(504) when Kafka goes away meanwhile: the change may or may not happen.
 """
 
 import asyncio
 import logging
+from typing import Any, Protocol
 
 import faust
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import RecordMetadata
 from mode import Service
 
 from infra.dead_letters import position
@@ -27,11 +33,18 @@ from models.commands import CommandReply, OrderCommand
 logger = logging.getLogger(__name__)
 
 
-class NotAcknowledged(Exception):
-    """The command was handed to Kafka but no reply came within the deadline.
+class NoReplyInTime(Exception):
+    """The command was handed over but no reply came within the deadline.
 
     The change may or may not have happened.
     """
+
+
+class RemoteSends(Protocol):
+    """Told of each command this worker writes to ``order-commands``."""
+
+    def remote_send_started(self, order_id: str) -> None: ...
+    def remote_send_ended(self, order_id: str, sent: RecordMetadata | None) -> None: ...
 
 
 class CommandGateway(Service):
@@ -41,70 +54,97 @@ class CommandGateway(Service):
         replies_topic: str,
         kafka: KafkaConnection,
         dependencies: Dependencies,
+        remote_sends: RemoteSends,
         deadline: float,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         self.commands_topic = commands_topic
         self.replies_topic = replies_topic
         self.kafka = kafka
         self.dependencies = dependencies
+        self.remote_sends = remote_sends
         self.deadline = deadline
-        self._pending: dict[str, asyncio.Future[CommandReply]] = {}
+        #: The request waiting for each command's reply, by commandId.
+        self._waiting: dict[str, asyncio.Future[CommandReply]] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self.listening = asyncio.Event()
         super().__init__(**kwargs)
 
     async def submit(self, command: OrderCommand) -> CommandReply:
-        """Send ``command`` and return the agent's reply.
+        """Write ``command`` to ``order-commands`` and return the owner's reply.
 
-        Raises :class:`DependencyUnavailable` if Kafka or the registry is known
-        to be away (nothing is sent), :class:`NotAcknowledged` if no reply
-        comes within the deadline or a dependency goes away while we wait
+        Raises :class:`DependencyUnavailable` if Kafka is known to be away or
+        replies cannot be received yet (nothing is sent), :class:`NoReplyInTime`
+        if no reply comes within the deadline or Kafka goes away while we wait
         (the command may still be applied).
         """
-        self.dependencies.require()
         if not self.listening.is_set():
             raise DependencyUnavailable("not yet listening for replies; nothing was sent")
-        reply = self._pending[command.commandId] = asyncio.get_running_loop().create_future()
-        try:
-            return await self.dependencies.within(self._exchange(command, reply), self.deadline)
-        except DependencyLost:
-            reason = "a dependency became unreachable"
-        except TimeoutError:
-            reason = "no answer"
-        except SEND_FAILURES as exc:  # it may still have been written
-            reason = f"Kafka failed the send ({exc!r:.100})"
-        finally:
-            self._pending.pop(command.commandId, None)
-        raise NotAcknowledged(
-            f"{reason} while order {command.orderId} was being processed "
-            f"(deadline {self.deadline:g} s); it may or may not have been applied"
-        )
+        return await self._reply(command, self._send(command))
 
-    async def _exchange(
-        self, command: OrderCommand, reply: asyncio.Future[CommandReply]
+    async def answer(
+        self, answered: asyncio.Future[CommandReply], command: OrderCommand
     ) -> CommandReply:
-        sent = await self.commands_topic.send(
-            key=command.orderId,
-            value=command.to_wire(),
-            headers={COMMAND_ID_HEADER: command.commandId.encode()},
-        )
-        await sent
-        return await reply
+        """The reply a writer of this worker gives ``command``, as :meth:`submit` waits."""
+        answered.add_done_callback(lambda done: self._deliver(done.result()))
+        return await self._reply(command, None)
 
     def deliver_locally(self, reply: CommandReply) -> bool:
-        """Hand ``reply`` to its request if that waits in this process.
+        """Hand ``reply`` to its request if that waits in this process."""
+        return self._deliver(reply)
 
-        Saves a produce and a fetch per command when the agent that owns the
-        order's partition runs in the worker that took the request (always,
-        with one worker); replies to other workers still go through Kafka.
-        """
-        waiter = self._pending.get(reply.commandId)
+    def _deliver(self, reply: CommandReply) -> bool:
+        waiter = self._waiting.get(reply.commandId)
         if waiter is None:
             return False
         if not waiter.done():
             waiter.set_result(reply)
         return True
+
+    async def _send(self, command: OrderCommand) -> None:
+        self.remote_sends.remote_send_started(command.orderId)
+        sent = None
+        try:
+            written = await self.commands_topic.send(
+                key=command.orderId,
+                value=command.to_wire(),
+                headers={COMMAND_ID_HEADER: command.commandId.encode()},
+            )
+            sent = await written
+        finally:
+            self.remote_sends.remote_send_ended(command.orderId, sent)
+
+    async def _reply(self, command: OrderCommand, sending: Any) -> CommandReply:
+        reply = self._waiting[command.commandId] = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(self.deadline):
+                if sending is not None:
+                    await sending
+                return await reply
+        except DependencyLost:
+            reason = "Kafka became unreachable"
+        except TimeoutError:
+            reason = "no answer"
+        except SEND_FAILURES as exc:  # it may still have been written
+            reason = f"Kafka failed the send ({exc!r:.100})"
+        finally:
+            self._waiting.pop(command.commandId, None)
+            if reply.done() and not reply.cancelled():
+                reply.exception()  # an outage may have ended it after the deadline did
+        raise NoReplyInTime(
+            f"{reason} while order {command.orderId} was being processed "
+            f"(deadline {self.deadline:g} s); it may or may not have been applied"
+        )
+
+    @Service.task
+    async def _end_requests_when_kafka_goes(self) -> None:
+        """Every waiting request ends (504) as soon as a dependency stops answering."""
+        while not self.should_stop:
+            await self.dependencies.any_down()
+            for waiter in self._waiting.values():
+                if not waiter.done():
+                    waiter.set_exception(DependencyLost("a dependency went away"))
+            await self.dependencies.all_up()
 
     @Service.task
     async def _listen(self) -> None:
@@ -126,9 +166,7 @@ class CommandGateway(Service):
             except Exception as exc:  # whatever a reply holds, listening goes on
                 logger.error("unreadable reply", extra={**position(record), "error": repr(exc)})
                 continue
-            waiter = self._pending.get(reply.commandId)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(reply)
+            self._deliver(reply)
 
     async def _start_consumer(self) -> None:
         consumer = AIOKafkaConsumer(

@@ -46,6 +46,8 @@ class Reachability(Service):
         #: Set while the dependency does not answer, for requests waiting on it.
         self.unreachable = asyncio.Event()
         self.unreachable.set()
+        #: Set while it answers.
+        self.answering = asyncio.Event()
         super().__init__(**kwargs)
 
     async def answers(self) -> bool:
@@ -64,8 +66,10 @@ class Reachability(Service):
                 self.reachable = reachable
                 if reachable:
                     self.unreachable.clear()
+                    self.answering.set()
                     logger.info("dependency reachable", extra={"dependency": self.name})
                 else:
+                    self.answering.clear()
                     self.unreachable.set()
                     logger.warning("dependency NOT reachable", extra={"dependency": self.name})
             await self.sleep(self.interval)
@@ -182,7 +186,7 @@ class Dependencies:
         then.  A client library would wait out its own, much longer timeouts.
         """
         working = asyncio.ensure_future(work)
-        outage = asyncio.ensure_future(self._any_down())
+        outage = asyncio.ensure_future(self.any_down())
         try:
             done, _ = await asyncio.wait(
                 {working, outage}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED
@@ -196,7 +200,14 @@ class Dependencies:
             raise DependencyLost(f"{' and '.join(self.failing()) or 'a dependency'} went away")
         raise TimeoutError(f"no result within {deadline:g} s")
 
-    async def _any_down(self) -> None:
+    async def all_up(self) -> None:
+        """Return once every dependency answers."""
+        while self.failing():
+            for monitor in self.monitors:
+                await monitor.answering.wait()
+
+    async def any_down(self) -> None:
+        """Return as soon as a dependency stops answering."""
         waiters = [asyncio.ensure_future(m.unreachable.wait()) for m in self.monitors]
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -80,8 +80,10 @@ def is_internal_topic(name: str) -> bool:
     )
 
 
-#: The table both services keep, and so the name of its changelog topics.
+#: The order service's table (and so the name of its changelog topic).
 ORDERS_TABLE = "orders_by_id"
+#: The cart's table: its changelog is ``order-events`` itself (agents.cart_orders).
+CART_TABLE = "cart_orders_by_id"
 
 
 def projector_group(app_id: str) -> str:
@@ -94,7 +96,7 @@ def projector_group(app_id: str) -> str:
 
 
 def changelog_topic(app_id: str) -> TopicSpec:
-    """The changelog of an app's ``orders_by_id`` table, as Faust names it.
+    """The changelog of the order service's ``orders_by_id`` table, as Faust names it.
 
     Faust would create it at start-up, but an agent that sees the topic before
     its metadata has arrived crashes (PartitionsMismatch) and drops the event
@@ -103,8 +105,8 @@ def changelog_topic(app_id: str) -> TopicSpec:
     return TopicSpec(f"{app_id}-{ORDERS_TABLE}-changelog", {"cleanup.policy": "compact"})
 
 
-def platform_topics(app_ids: Sequence[str]) -> tuple[TopicSpec, ...]:
-    """Every topic of the platform whose services run under ``app_ids``."""
+def platform_topics(orders_app_id: str) -> tuple[TopicSpec, ...]:
+    """Every topic of the platform whose order service runs under ``orders_app_id``."""
     order_topics = (
         ORDER_COMMANDS,
         ORDER_COMMANDS_DLQ,
@@ -113,7 +115,7 @@ def platform_topics(app_ids: Sequence[str]) -> tuple[TopicSpec, ...]:
         COMMAND_REPLIES,
         WRITE_PROBES,
     )
-    return order_topics + tuple(changelog_topic(app_id) for app_id in app_ids)
+    return (*order_topics, changelog_topic(orders_app_id))
 
 
 @dataclass(frozen=True)

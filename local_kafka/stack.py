@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from app.settings import service_app_ids
+from app.settings import order_service_app_id
 from infra.kafka_connection import KafkaConnection
 from infra.topics import create_topics, platform_topics
 from local_kafka.broker import KafkaBroker
@@ -139,7 +139,7 @@ class LocalStack(Lifecycle):
         self.broker.start()
         if self.registry is not None:
             self.registry.start()
-        topics = platform_topics(service_app_ids())
+        topics = platform_topics(order_service_app_id())
         asyncio.run(
             create_topics(
                 KafkaConnection(self.bootstrap_servers), PARTITIONS, self.replication_factor, topics

@@ -1,20 +1,8 @@
-"""Rows of the two services' changelog-backed tables."""
+"""Rows of the order service's changelog-backed table (the cart's rows are its events)."""
 
 from models.order import Order
 from models.rules import Money, Version
 from models.wire import WireRecord
-
-
-class CartOrder(WireRecord):
-    """The cart's row per order: the latest snapshot and its event version.
-
-    ``lastCommandId`` lets the agent recognise a command it already applied
-    (redelivered after a crash) and answer it again instead of rejecting it.
-    """
-
-    order: Order
-    version: Version
-    lastCommandId: str
 
 
 class ShippedOrder(WireRecord):

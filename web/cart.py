@@ -2,13 +2,14 @@
 
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import faust
 from aiohttp import web
 from faust.web import Request, Response
 
-from infra.command_gateway import CommandGateway, NotAcknowledged
+from infra.command_gateway import NoReplyInTime
 from infra.reachability import DependencyUnavailable
 from models.api import CreateOrderRequest, OrderOut, UpdateOrderRequest
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
@@ -26,7 +27,7 @@ WRITE_FAILURES = (
     UnsupportedBody,
     web.HTTPRequestEntityTooLarge,
     DependencyUnavailable,
-    NotAcknowledged,
+    NoReplyInTime,
 )
 CREATE_ORDER = Operation(
     "createOrder",
@@ -96,7 +97,9 @@ def reply_to_response(reply: CommandReply) -> Response:
     return json_response(OrderOut.of(reply.order), status=status, headers=headers)
 
 
-def register_cart_views(app: faust.App, gateway: CommandGateway) -> None:
+def register_cart_views(
+    app: faust.App, submit: Callable[[OrderCommand], Awaitable[CommandReply]]
+) -> None:
     rng = random.Random()
 
     def command(command_type: CommandType, order_id: str, **fields: object) -> OrderCommand:
@@ -113,16 +116,14 @@ def register_cart_views(app: faust.App, gateway: CommandGateway) -> None:
         async def post(self, request: Request) -> Response:
             body = await read_json(request, CreateOrderRequest)
             order = order_from_request(body, rng)
-            reply = await gateway.submit(
-                command(CommandType.CREATE_ORDER, body.orderId, order=order)
-            )
+            reply = await submit(command(CommandType.CREATE_ORDER, body.orderId, order=order))
             return reply_to_response(reply)
 
     @app.page(UPDATE_ORDER.path)
     class UpdateOrderView(ApiView):
         async def put(self, request: Request) -> Response:
             body = await read_json(request, UpdateOrderRequest)
-            reply = await gateway.submit(
+            reply = await submit(
                 command(CommandType.UPDATE_ORDER_STATUS, body.orderId, status=body.status)
             )
             return reply_to_response(reply)

@@ -25,7 +25,7 @@ HEALTH_OPERATIONS = (
         "ready",
         "get",
         "/ready",
-        "Readiness: Kafka (and the registry) reachable, tables recovered",
+        "Readiness: Kafka reachable, state restored, schemas registered",
         success=Answer(200, "ready"),
         causes=(NotReady,),
     ),
@@ -36,21 +36,20 @@ HEALTH_OPERATIONS = (
 
 
 class Readiness:
-    """Ready = the dependencies answer, the tables are recovered, every extra check holds."""
+    """Ready = the dependencies answer and every check of the service holds (its state
+    restored, its schemas registered …)."""
 
-    def __init__(
-        self, app: faust.App, dependencies: Dependencies, extra: dict[str, Callable[[], bool]]
-    ) -> None:
-        self.app = app
+    def __init__(self, dependencies: Dependencies, checks: dict[str, Callable[[], bool]]) -> None:
         self.dependencies = dependencies
-        self.extra = extra
-
-    def tables_ready(self) -> bool:
-        return self.app.tables.recovery.completed.is_set() and not self.app.rebalancing
+        self.checks = checks
 
     def failing(self) -> list[str]:
-        checks = {"tables": self.tables_ready, **self.extra}
-        return self.dependencies.failing() + [n for n, check in checks.items() if not check()]
+        return self.dependencies.failing() + [n for n, check in self.checks.items() if not check()]
+
+
+def tables_ready(app: faust.App) -> bool:
+    """Faust's tables are recovered and no rebalance is under way."""
+    return app.tables.recovery.completed.is_set() and not app.rebalancing
 
 
 def register_health_views(app: faust.App, readiness: Readiness, metrics: ServiceMetrics) -> None:

@@ -10,7 +10,7 @@ from infra.kafka_metadata import UnknownTopic
 from infra.reachability import DependencyUnavailable
 from infra.topic_scan import ClientGone, NotScannable, ScanTimeout, TooManyScans, TopicScanner
 from models.api import OrderDetailsOut, OrderDetailsQuery, TopicScanOut, TopicScanQuery
-from web.health import Readiness
+from web.health import tables_ready
 from web.http import ApiView, json_response, read_query
 from web.openapi import Operation
 from web.owner_routing import OwnerRouter, OwnerUnavailable
@@ -55,7 +55,6 @@ ORDER_OPERATIONS = (ORDER_DETAILS, TOPIC_SCAN)
 def register_order_views(
     app: faust.App,
     orders_by_id: faust.Table,
-    readiness: Readiness,
     owners: OwnerRouter,
     scanner: TopicScanner,
 ) -> None:
@@ -63,7 +62,7 @@ def register_order_views(
     class OrderDetailsView(ApiView):
         async def get(self, request: Request) -> Response:
             query = read_query(request, OrderDetailsQuery)
-            if not readiness.tables_ready():
+            if not tables_ready(app):
                 raise NotReady("the order table is being recovered; try again shortly")
             # The worker that owns the key's partition answers; maybe us.
             owners_answer = await owners.answer_elsewhere(request, query.orderId)

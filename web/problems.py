@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from faust.web.exceptions import WebError
 
-from infra.command_gateway import NotAcknowledged
+from infra.command_gateway import NoReplyInTime
 from infra.kafka_metadata import UnknownTopic
 from infra.reachability import DependencyUnavailable
 from infra.schema_registry import RegistryError
@@ -124,7 +124,7 @@ ANSWERS: Mapping[Cause, Answer] = {
     ),
     # A writer's schema that could not be fetched.
     RegistryError: Answer(503, "the schema registry did not answer; retry after Retry-After"),
-    NotAcknowledged: Answer(
+    NoReplyInTime: Answer(
         504, "no acknowledgement within the deadline: the change may or may not have happened"
     ),
     ScanTimeout: Answer(504, "the scan did not finish within its deadline"),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiokafka.errors import KafkaError
 
-from app.settings import service_app_ids
+from app.settings import order_service_app_id
 from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import wait_for_kafka
 from infra.topics import create_topics, platform_topics
@@ -90,7 +90,7 @@ def secure_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[S
             )
         )
     with broker:
-        asyncio.run(create_topics(kafka, PARTITIONS, 1, platform_topics(service_app_ids())))
+        asyncio.run(create_topics(kafka, PARTITIONS, 1, platform_topics(order_service_app_id())))
         try:
             for service in services:
                 service.start()

@@ -9,7 +9,7 @@ from models.commands import CommandType, OrderCommand
 from models.events import EventType, OrderEvent, event_id_for
 from models.money import shipping_cost
 from models.order import Order, OrderItem
-from models.state import CartOrder, ShippedOrder
+from models.state import ShippedOrder
 from models.status import OrderStatus
 
 #: Millisecond precision, like everything that has been on the wire.
@@ -67,8 +67,17 @@ def make_update_command(
 
 def make_cart_row(
     order: Order | None = None, version: int = 1, last_command_id: str = "cmd-earlier"
-) -> CartOrder:
-    return CartOrder(order=order or make_order(), version=version, lastCommandId=last_command_id)
+) -> OrderEvent:
+    """The cart's row of an order: its latest event, published for ``last_command_id``."""
+    order = order or make_order()
+    return OrderEvent(
+        eventId=event_id_for(last_command_id),
+        eventType=EventType.ORDER_CREATED if version == 1 else EventType.ORDER_STATUS_CHANGED,
+        orderId=order.orderId,
+        version=version,
+        occurredAt=ISSUED_AT,
+        order=order,
+    )
 
 
 def make_event(order: Order | None = None, version: int = 1) -> OrderEvent:

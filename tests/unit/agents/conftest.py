@@ -11,7 +11,7 @@ RecordMetadata, so the agents' "await the acknowledgement" path runs as is.
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,18 +21,16 @@ import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.structs import RecordMetadata
 
-from agents.cart import register_command_handler
 from agents.projector import Projector
 from app.factory import orders_table, value_formats
-from app.settings import CartSettings, OrdersSettings
+from app.settings import OrdersSettings
 from infra.kafka_connection import KafkaConnection
 from infra.metrics import ServiceMetrics
-from infra.topics import OrderTopics, declare_topics
+from infra.topics import declare_topics
 from infra.value_formats import JsonFormat
 from models import codec
-from models.commands import CommandReply, OrderCommand
 from models.events import OrderEvent
-from models.state import CartOrder, ShippedOrder
+from models.state import ShippedOrder
 
 DEADLINE = 2.0
 PARTITION_0 = TopicPartition("order-events", 0)
@@ -80,44 +78,6 @@ async def until(condition: Callable[[], bool]) -> None:
 def as_record(event: OrderEvent) -> tuple[bytes, bytes]:
     """The key and value of the ``order-events`` record of ``event``."""
     return event.orderId.encode(), codec.dumps(event.to_wire())
-
-
-@dataclass(frozen=True)
-class Published:
-    """An event as the cart agent sent it: key, the decoded event, headers."""
-
-    key: str
-    value: OrderEvent
-    headers: Any
-
-
-@dataclass
-class CartHarness:
-    agent: Any
-    declared: OrderTopics  # as declared, before the sinks were swapped
-    orders_by_id: faust.Table
-    metrics: ServiceMetrics
-    events: Any
-    replies: Any
-    dead_letters: Any
-
-    async def send(self, command: OrderCommand) -> None:
-        """Write ``command`` to the agent's topic, as the gateway does (JSON here)."""
-        await self.agent.put(codec.dumps(command.to_wire()), key=command.orderId.encode())
-
-    async def handle(self, command: OrderCommand) -> CommandReply:
-        await self.send(command)
-        reply = await received(self.replies)  # the agent's last step
-        assert reply.key == command.commandId
-        return CommandReply.from_wire(reply.value)
-
-    async def next_event(self) -> Published:
-        """The next event the agent published, as the record it sent it as."""
-        sent = await received(self.events)
-        return Published(sent.key, OrderEvent.from_wire(sent.value), sent.headers)
-
-    async def wait_until(self, condition: Callable[[], bool]) -> None:
-        await until(condition)
 
 
 class Commits:
@@ -189,48 +149,6 @@ class OrdersHarness:
 
     def counted(self, metric: str) -> float:
         return self.metrics.registry.get_sample_value(metric) or 0.0
-
-
-@asynccontextmanager
-async def running_cart(events_sink: SinkWrapper | None = None) -> AsyncIterator[CartHarness]:
-    settings = CartSettings(topic_partitions=6)
-    app = build_app("cart-test")
-    declared = declare_topics(app, settings.topic_partitions, 1, value_formats(settings, None))
-    orders_by_id = orders_table(app, CartOrder, settings)
-    metrics = ServiceMetrics()
-    events, replies, dead_letters = app.channel(), app.channel(), app.channel()
-    sink = events_sink(events) if events_sink else events
-    agent = register_command_handler(
-        app,
-        replace(declared, events=sink, replies=replies, command_dead_letters=dead_letters),
-        orders_by_id,
-        metrics,
-        value_formats(settings, None),
-        lambda reply: False,  # no request waits in this process: replies go to the topic
-        settings.max_in_flight,
-        DEADLINE,
-    )
-    async with testing(agent) as tested:
-        yield CartHarness(
-            tested,
-            declared,
-            orders_by_id,
-            metrics,
-            aiter(events),
-            aiter(replies),
-            aiter(dead_letters),
-        )
-
-
-@pytest.fixture
-def cart_with() -> Callable[[SinkWrapper], AbstractAsyncContextManager[CartHarness]]:
-    return running_cart
-
-
-@pytest.fixture
-async def cart() -> AsyncIterator[CartHarness]:
-    async with running_cart() as harness:
-        yield harness
 
 
 @pytest.fixture

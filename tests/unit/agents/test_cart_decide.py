@@ -1,10 +1,10 @@
-"""The cart agent's decision: a pure function of a command and the order's row."""
+"""The cart's rule: a pure function of a command and the order's latest event."""
 
 import uuid
 
 import pytest
 
-from agents.cart import PendingRows, decide
+from agents.cart_decide import decide
 from models.commands import Outcome
 from models.events import EventType, event_id_for
 from models.status import OrderStatus
@@ -34,11 +34,6 @@ def test_should_create_a_new_order_as_event_version_1():
     assert event.eventId == event_id_for("cmd-42")
     assert event.occurredAt == ISSUED_AT
     assert event.order == order
-    # and the row to store holds the order at version 1, marked with the command
-    assert decision.row is not None
-    assert decision.row.order == order
-    assert decision.row.version == 1
-    assert decision.row.lastCommandId == "cmd-42"
     # and the reply says created, with the order
     assert decision.reply.outcome is Outcome.CREATED
     assert decision.reply.commandId == "cmd-42"
@@ -60,7 +55,6 @@ def test_should_refuse_a_duplicate_create_and_publish_nothing():
 
     assert decision.reply.outcome is Outcome.ALREADY_EXISTS
     assert decision.event is None
-    assert decision.row is None
     # the reply shows the order as it is, not the one the command brought
     assert decision.reply.order == existing.order
     assert decision.reply.version == 2
@@ -71,7 +65,6 @@ def test_should_answer_not_found_to_an_update_of_an_unknown_order():
 
     assert decision.reply.outcome is Outcome.NOT_FOUND
     assert decision.event is None
-    assert decision.row is None
     assert decision.reply.order is None
 
 
@@ -101,9 +94,7 @@ def test_should_move_an_order_forward_as_the_next_version(current, target):
     assert event.order.status is target
     assert event.order.items == row.order.items
     assert event.order.totalAmount == row.order.totalAmount
-    assert decision.row is not None
-    assert (decision.row.version, decision.row.lastCommandId) == (4, "cmd-up-1")
-    assert decision.row.order == event.order
+    assert event.eventId == event_id_for("cmd-up-1")
     assert decision.reply.outcome is Outcome.UPDATED
     assert decision.reply.order.status is target
     # and the row it was decided against is left as it was
@@ -117,7 +108,6 @@ def test_should_publish_nothing_when_the_status_is_already_set():
 
     assert decision.reply.outcome is Outcome.UNCHANGED
     assert decision.event is None
-    assert decision.row is None
     assert decision.reply.version == 3
 
 
@@ -137,7 +127,6 @@ def test_should_refuse_an_illegal_move_and_publish_nothing(current, target):
 
     assert decision.reply.outcome is Outcome.ILLEGAL_TRANSITION
     assert decision.event is None
-    assert decision.row is None
     assert decision.reply.order.status is current
     assert decision.reply.version == 5
 
@@ -159,8 +148,6 @@ def test_should_answer_a_redelivered_command_as_the_first_time_without_an_event(
     expected = Outcome.CREATED if kind == "create" else Outcome.UPDATED
     assert decision.reply.outcome is expected
     assert decision.event is None
-    assert decision.row is None
-    assert decision.redelivered
     assert decision.reply.order == order
     assert decision.reply.version == row.version
 
@@ -181,56 +168,3 @@ def test_deciding_the_same_command_twice_gives_the_same_event(command, row):
     assert first.event is not None
     assert first.event == second.event
     assert first.event.to_wire() == second.event.to_wire()
-    assert first.row == second.row
-
-
-def test_commands_in_flight_are_decided_against_the_earlier_decisions_not_yet_stored():
-    # Given commands in flight that create ORD-1, move it on, create it again and
-    # repeat the move, with ORD-2 already stored
-    stored = {"ORD-2": make_cart_row(make_order("ORD-2"), version=1)}
-    in_flight = [
-        make_create_command(make_order("ORD-1"), command_id="c-1"),
-        make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-1"),
-        make_create_command(make_order("ORD-1"), command_id="c-2"),
-        make_update_command("ORD-2", OrderStatus.PENDING, command_id="u-2"),
-        make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-1"),
-    ]
-
-    pending = PendingRows(stored.get)
-    decisions = [pending.decide(command) for command in in_flight]
-
-    # Then each sees what was decided before it, and the table is not touched
-    assert [d.reply.outcome for d in decisions] == [
-        Outcome.CREATED,
-        Outcome.UPDATED,
-        Outcome.ALREADY_EXISTS,
-        Outcome.UPDATED,
-        Outcome.UPDATED,  # redelivered while in flight: answered again, nothing published
-    ]
-    assert [d.event.version if d.event else None for d in decisions] == [1, 2, None, 2, None]
-    assert list(stored) == ["ORD-2"]
-
-
-def test_a_stored_row_gives_way_to_the_table_unless_a_later_decision_is_in_flight():
-    table: dict = {}
-    pending = PendingRows(table.get)
-    created = pending.decide(make_create_command(make_order("ORD-1"), command_id="c-1"))
-    moved = pending.decide(make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-1"))
-    assert created.row is not None
-    assert moved.row is not None
-
-    # The create's row is stored while the update is still in flight: the
-    # next command must still see the update's row, not the table's.
-    table["ORD-1"] = created.row
-    pending.stored("ORD-1", created.row)
-    again = pending.decide(make_update_command("ORD-1", OrderStatus.PENDING, command_id="u-2"))
-    assert again.reply.outcome is Outcome.UNCHANGED
-
-    # Once the update is stored too, the table is what the next command sees.
-    table["ORD-1"] = moved.row
-    pending.stored("ORD-1", moved.row)
-    table["ORD-1"] = created.row  # were the map still consulted, this would not show
-    assert (
-        pending.decide(make_create_command(make_order("ORD-1"), command_id="c-1")).reply.outcome
-        is Outcome.CREATED
-    )

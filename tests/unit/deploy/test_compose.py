@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import pytest
 
 from app import topic_init
-from app.settings import CartSettings, OrdersSettings, ServiceSettings, service_app_ids
+from app.settings import CartSettings, OrdersSettings, ServiceSettings, order_service_app_id
 from infra import topics
 from local_kafka.apicurio import APICURIO_VERSION
 from local_kafka.registry import CCOMPAT_PATH
@@ -160,7 +160,7 @@ def test_topic_init_command_runs_the_cli(
     topic_init.main()
     rf = int(topic_init_args(services)["--replication-factor"])
     assert sorted(t.name for t in created) == sorted(
-        spec.name for spec in topics.platform_topics(service_app_ids())
+        spec.name for spec in topics.platform_topics(order_service_app_id())
     )
     for topic in created:
         assert topic.replication_factor == rf

@@ -13,12 +13,11 @@ from models.commands import CommandReply, OrderCommand, Outcome
 from models.events import OrderEvent
 from models.order import Order, OrderItem
 from models.rules import format_timestamp
-from models.state import CartOrder, ShippedOrder
+from models.state import ShippedOrder
 from models.status import OrderStatus
 from models.wire import InvalidRecord, WireRecord
 from tests.unit.factories import (
     item_wire,
-    make_cart_row,
     make_create_command,
     make_event,
     make_item,
@@ -40,7 +39,6 @@ RECORDS: list[WireRecord] = [
         commandId="c-1", outcome=Outcome.CREATED, detail="ok", order=make_order(), version=1
     ),
     CommandReply(commandId="c-2", outcome=Outcome.NOT_FOUND, detail="no such order"),
-    make_cart_row(),
     make_shipped_row(),
 ]
 
@@ -222,4 +220,4 @@ def test_should_reject_table_rows_with_invalid_money():
     with pytest.raises(InvalidRecord, match="shippingCost"):
         ShippedOrder.from_wire(row)
     with pytest.raises(InvalidRecord, match="version"):
-        CartOrder.from_wire({**make_cart_row().to_wire(), "version": "1"})
+        ShippedOrder.from_wire({**make_shipped_row().to_wire(), "version": "1"})

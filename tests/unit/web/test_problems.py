@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from faust.web.exceptions import ServiceUnavailable
 
-from infra.command_gateway import NotAcknowledged
+from infra.command_gateway import NoReplyInTime
 from infra.kafka_metadata import UnknownTopic
 from infra.reachability import DependencyUnavailable
 from models.api import UpdateOrderRequest
@@ -54,7 +54,7 @@ def build_app() -> web.Application:
     )
     app.router.add_get("/conflict", raising(conflict))
     app.router.add_get("/broker", raising(DependencyUnavailable("Kafka is not reachable")))
-    app.router.add_get("/deadline", raising(NotAcknowledged("no answer within 5 s")))
+    app.router.add_get("/deadline", raising(NoReplyInTime("no answer within 5 s")))
     app.router.add_get("/topic", raising(UnknownTopic("topic nope does not exist")))
     app.router.add_get("/routing", raising(ServiceUnavailable("no owner for the key yet")))
     app.router.add_get("/boom", raising(RuntimeError("password=hunter2")))

@@ -1,0 +1,199 @@
+"""The cart's table, ``cart_orders_by_id``: the latest event of each order, by partition.
+
+``order-events`` is the table's changelog, as Kafka Streams reuses a source
+topic: the cart writes one record per change (the event), keeps the event
+itself as the order's row in a RocksDB store per partition, and a store that
+is behind (a new worker, a lost disk, a partition taken over) reads the
+partition of ``order-events`` from the offset it holds up to the end.  The
+rows and that offset are written in one RocksDB write batch, so a crash
+between them cannot leave a row without its offset or the other way round.
+
+A record of ``order-events`` that is no valid event of its key's order
+(another writer's bytes, a version not newer than the row's) is skipped on
+restore: it never replaces a row.  Each row is the event's bytes as written,
+after the event's version (8 bytes), so a restore compares versions without
+decoding rows.
+"""
+
+import asyncio
+import logging
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from rocksdict import Options, Rdict, WriteBatch
+
+from infra.dead_letters import position
+from infra.kafka_connection import KafkaConnection
+from infra.schema_registry import RegistryError
+from infra.value_formats import UndecodableValue, ValueFormat
+from models.events import OrderEvent
+from models.wire import InvalidRecord
+
+logger = logging.getLogger(__name__)
+
+#: The store's own key for the offset of ``order-events`` it holds every record before
+#: (orderIds never start with a zero byte).
+NEXT_OFFSET_KEY = b"\x00next-offset"
+VERSION = struct.Struct(">q")
+#: Records a restore reads and writes as one batch.
+RESTORE_BATCH = 5000
+REGISTRY_RETRY_SECONDS = 1.0
+
+
+def row_of(version: int, event_bytes: bytes) -> bytes:
+    return VERSION.pack(version) + event_bytes
+
+
+def version_of(row: bytes) -> int:
+    return VERSION.unpack_from(row)[0]
+
+
+class PartitionOrders:
+    """The rows of one partition, in their own RocksDB."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.db = Rdict(str(path), options=Options(raw_mode=True))
+
+    def next_offset(self) -> int:
+        """The offset of ``order-events`` that this store holds every record before."""
+        held = self.db.get(NEXT_OFFSET_KEY)
+        return 0 if held is None else int(held)
+
+    def row(self, key: bytes) -> bytes | None:
+        return self.db.get(key)
+
+    def write(self, rows: Mapping[bytes, bytes], next_offset: int) -> None:
+        """``rows`` and the offset they reach, in one write batch."""
+        batch = WriteBatch(raw_mode=True)
+        for key, row in rows.items():
+            batch.put(key, row)
+        batch.put(NEXT_OFFSET_KEY, str(next_offset).encode())
+        self.db.write(batch)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+@dataclass
+class Restored:
+    records: int = 0
+    rows: int = 0
+    skipped: int = 0
+
+
+class CartOrders:
+    """Every partition's store this worker has held, under ``folder``; restores from
+    ``order-events`` and reads rows as events."""
+
+    def __init__(
+        self,
+        folder: Path,
+        events_topic: str,
+        events_format: ValueFormat,
+        kafka: KafkaConnection,
+    ) -> None:
+        self.folder = folder
+        self.events_topic = events_topic
+        self.events_format = events_format
+        self.kafka = kafka
+        self._partitions: dict[int, PartitionOrders] = {}
+
+    def partition(self, partition: int) -> PartitionOrders:
+        if partition not in self._partitions:
+            self._partitions[partition] = PartitionOrders(self.folder / f"partition-{partition}")
+        return self._partitions[partition]
+
+    def close(self) -> None:
+        for each in self._partitions.values():
+            each.close()
+        self._partitions.clear()
+
+    async def event(self, partition: int, order_id: str) -> OrderEvent | None:
+        """The order's latest event, or None if the cart has none."""
+        row = self.partition(partition).row(order_id.encode())
+        if row is None:
+            return None
+        return OrderEvent.from_wire(await self.events_format.decode(row[VERSION.size :]))
+
+    async def restore(self, partitions: Iterable[int]) -> Restored:
+        """Bring the stores of ``partitions`` up to the current end of ``order-events``."""
+        stores = {TopicPartition(self.events_topic, p): self.partition(p) for p in partitions}
+        restored = Restored()
+        if not stores:
+            return restored
+        consumer = AIOKafkaConsumer(
+            **self.kafka.client_options(),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            consumer.assign(list(stores))
+            ends = await consumer.end_offsets(list(stores))
+            remaining = set()
+            for tp, store in stores.items():
+                start = store.next_offset()
+                if start < ends[tp]:
+                    consumer.seek(tp, start)
+                    remaining.add(tp)
+            while remaining:
+                batches = await consumer.getmany(
+                    *remaining, timeout_ms=500, max_records=RESTORE_BATCH
+                )
+                for tp, records in batches.items():
+                    store = stores[tp]
+                    rows = await self._rows(store, [r for r in records if r.offset < ends[tp]])
+                    restored.records += len(records)
+                    restored.rows += len(rows)
+                    # Records written since the restore began are not ours to apply yet.
+                    store.write(rows, min(records[-1].offset + 1, ends[tp]))
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= ends[tp]:
+                        if stores[tp].next_offset() < ends[tp]:  # ended in markers, not records
+                            stores[tp].write({}, ends[tp])
+                        remaining.discard(tp)
+                        consumer.pause(tp)
+        finally:
+            await consumer.stop()
+        restored.skipped = restored.records - restored.rows
+        return restored
+
+    async def _rows(
+        self, store: PartitionOrders, records: list[ConsumerRecord]
+    ) -> dict[bytes, bytes]:
+        """The rows ``records`` leave, newer versions only."""
+        rows: dict[bytes, bytes] = {}
+        for record in records:
+            event = await self._event_in(record)
+            if event is None or record.value is None:
+                continue
+            key = record.key
+            held = rows.get(key) or store.row(key)
+            if held is not None and version_of(held) >= event.version:
+                continue
+            rows[key] = row_of(event.version, record.value)
+        return rows
+
+    async def _event_in(self, record: ConsumerRecord) -> OrderEvent | None:
+        """The event a record holds if it is a valid event of its key's order; else None."""
+        while True:
+            try:
+                if record.value is None:
+                    return None
+                event = OrderEvent.from_wire(await self.events_format.decode(record.value))
+            except RegistryError as exc:  # says nothing about the record: wait it out
+                logger.warning(
+                    "cannot restore until the registry answers",
+                    extra={**position(record), "error": repr(exc)},
+                )
+                await asyncio.sleep(REGISTRY_RETRY_SECONDS)
+                continue
+            except (UndecodableValue, InvalidRecord):
+                return None
+            return event if record.key == event.orderId.encode() else None

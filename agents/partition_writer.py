@@ -1,0 +1,172 @@
+"""The single writer of one partition's orders.
+
+Every command of an order whose partition this worker owns comes here: from
+the worker's own web views (the fast path) or from ``order-commands``
+(written by another worker).  The writer decides the commands one after the
+other, in the order they were submitted, each against the table *and the
+writer's own decisions still in flight*, and hands each event to the
+producer without waiting.  Beside it, the completer takes what is in flight
+in order, in batches: it waits for Kafka's acknowledgements (``acks=all``),
+then writes the rows and the offset they reach in one batch and answers.  A
+2xx therefore always means the event is durable, and the rows never run
+ahead of ``order-events``.
+"""
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import NoReturn
+
+from aiokafka.structs import RecordMetadata
+
+from agents.cart_decide import Decision, decide
+from agents.cart_orders import CartOrders, row_of
+from agents.hand_over import acknowledged
+from agents.worker_exit import exit_to_reprocess
+from infra.metrics import ServiceMetrics
+from models.commands import CommandReply, OrderCommand
+from models.events import OrderEvent
+
+logger = logging.getLogger(__name__)
+
+#: Hands an event's bytes to the producer for the writer's partition; the future
+#: is Kafka's acknowledgement.
+Publish = Callable[[OrderEvent, bytes], Awaitable[asyncio.Future[RecordMetadata]]]
+
+
+class WriterClosed(Exception):
+    """The partition is being handed over: the writer takes no more commands."""
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A command decided, its event (if any) handed to the producer."""
+
+    command: OrderCommand
+    decision: Decision
+    answer: asyncio.Future[CommandReply]
+    payload: bytes | None = None
+    written: asyncio.Future[RecordMetadata] | None = None
+
+
+class PartitionWriter:
+    def __init__(
+        self,
+        partition: int,
+        orders: CartOrders,
+        encode: Callable[[OrderEvent], bytes],
+        publish: Publish,
+        metrics: ServiceMetrics,
+        *,
+        max_in_flight: int,
+        delivery_timeout: float,
+    ) -> None:
+        self.partition = partition
+        self.orders = orders
+        self.encode = encode
+        self.publish = publish
+        self.metrics = metrics
+        self.delivery_timeout = delivery_timeout
+        self.open = True
+        self._mailbox: asyncio.Queue[tuple[OrderCommand, asyncio.Future[CommandReply]]]
+        self._mailbox = asyncio.Queue()
+        self._in_flight: asyncio.Queue[InFlight] = asyncio.Queue(max_in_flight)
+        #: Each order's latest event decided and not yet stored.
+        self._pending: dict[str, OrderEvent] = {}
+        self._tasks = [
+            asyncio.create_task(self._decide_each(), name=f"decide-{partition}"),
+            asyncio.create_task(self._complete_each(), name=f"complete-{partition}"),
+        ]
+
+    def submit(self, command: OrderCommand) -> asyncio.Future[CommandReply]:
+        """The reply to ``command``, once it is decided and its event (if any) is durable."""
+        if not self.open:
+            raise WriterClosed(f"partition {self.partition} is being handed over")
+        answer: asyncio.Future[CommandReply] = asyncio.get_running_loop().create_future()
+        self._mailbox.put_nowait((command, answer))
+        return answer
+
+    async def drain(self) -> None:
+        """Finish every command submitted (the partition is revoked), then stop."""
+        self.open = False
+        await self._mailbox.join()
+        await self._in_flight.join()
+        for task in self._tasks:
+            task.cancel()
+
+    async def _current(self, order_id: str) -> OrderEvent | None:
+        pending = self._pending.get(order_id)
+        if pending is not None:
+            return pending
+        return await self.orders.event(self.partition, order_id)
+
+    async def _decide_each(self) -> None:
+        while True:
+            command, answer = await self._mailbox.get()
+            try:
+                decision = decide(command, await self._current(command.orderId))
+                event = decision.event
+                if event is None:
+                    entry = InFlight(command, decision, answer)
+                else:
+                    payload = self.encode(event)
+                    written = await self.publish(event, payload)
+                    self._pending[event.orderId] = event
+                    entry = InFlight(command, decision, answer, payload, written)
+                await self._in_flight.put(entry)
+            except Exception as error:  # a defect: nothing after it can be decided safely
+                self._stop_the_worker([], error)
+            finally:
+                self._mailbox.task_done()
+
+    async def _complete_each(self) -> None:
+        while True:
+            batch = [await self._in_flight.get()]
+            while not self._in_flight.empty():
+                batch.append(self._in_flight.get_nowait())
+            try:
+                writes = [entry.written for entry in batch if entry.written is not None]
+                self._finish(batch, await acknowledged(writes, self.delivery_timeout))
+            except Exception as error:  # not delivered, or a defect: what follows cannot stand
+                self._stop_the_worker(batch, error)
+            for _ in batch:
+                self._in_flight.task_done()
+
+    def _finish(self, batch: list[InFlight], written: list[RecordMetadata]) -> None:
+        """Store, log and answer ``batch``, whose events Kafka has, in one go."""
+        acks = iter(written)
+        rows: dict[bytes, bytes] = {}
+        next_offset = None
+        lines = []
+        outcomes: Counter[tuple[str, str]] = Counter()
+        for entry in batch:
+            command, reply, event = entry.command, entry.decision.reply, entry.decision.event
+            line: dict[str, object] = {"orderId": command.orderId, "outcome": reply.outcome.value}
+            if event is not None and entry.payload is not None:
+                metadata = next(acks)
+                rows[event.orderId.encode()] = row_of(event.version, entry.payload)
+                next_offset = metadata.offset + 1
+                line |= {"version": event.version, "offset": metadata.offset}
+                if self._pending.get(event.orderId) is event:
+                    del self._pending[event.orderId]
+            lines.append(line)
+            outcomes[command.commandType.value, reply.outcome.value] += 1
+            if not entry.answer.done():
+                entry.answer.set_result(reply)
+        if next_offset is not None:
+            self.orders.partition(self.partition).write(rows, next_offset)
+        for (command_type, outcome), count in outcomes.items():
+            self.metrics.commands.labels(command_type, outcome).inc(count)
+        logger.info("commands decided", extra={"partition": self.partition, "commands": lines})
+
+    def _stop_the_worker(self, batch: list[InFlight], error: Exception) -> NoReturn:
+        exit_to_reprocess(
+            "commands in flight cannot be finished",
+            {
+                "partition": self.partition,
+                "commands": [entry.command.commandId for entry in batch],
+                "error": repr(error),
+            },
+        )
