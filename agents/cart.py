@@ -37,6 +37,7 @@ from agents.partition_writer import PartitionWriter
 from agents.worker_exit import exit_to_reprocess
 from infra.command_gateway import CommandGateway
 from infra.dead_letters import dead_letter_headers, position
+from infra.group_lease import GroupLease
 from infra.kafka_connection import KafkaConnection
 from infra.metrics import ServiceMetrics
 from infra.reachability import Dependencies
@@ -128,6 +129,7 @@ class CartWriters(Service):
         formats: ValueFormats,
         metrics: ServiceMetrics,
         kafka: KafkaConnection,
+        lease: GroupLease,
         *,
         partitions: int,
         max_in_flight: int,
@@ -140,6 +142,7 @@ class CartWriters(Service):
         self.formats = formats
         self.metrics = metrics
         self.kafka = kafka
+        self.lease = lease
         self.partitions = partitions
         self.max_in_flight = max_in_flight
         self.delivery_timeout = delivery_timeout
@@ -263,6 +266,7 @@ class CartWriters(Service):
                 self.orders,
                 self._encode,
                 self.publish,
+                lambda: self.lease.held,
                 self.metrics,
                 max_in_flight=self.max_in_flight,
                 delivery_timeout=self.delivery_timeout,

@@ -76,3 +76,17 @@ def decide(command: OrderCommand, current: OrderEvent | None) -> Decision:
         current.version + 1,
         current.order.with_status(command.status),
     )
+
+
+def unconfirmed_ownership(command: OrderCommand, partition: int) -> Decision:
+    """The answer instead of an event while the worker's hold on ``partition`` is unsure."""
+    return Decision(
+        CommandReply.model_construct(
+            commandId=command.commandId,
+            outcome=Outcome.OWNERSHIP_UNCONFIRMED,
+            detail=f"this worker cannot confirm that it still owns partition {partition} of "
+            f"order {command.orderId} (paused, or cut off from the group); nothing was done",
+            order=None,
+            version=0,
+        )
+    )

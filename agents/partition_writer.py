@@ -10,6 +10,10 @@ in order, in batches: it waits for Kafka's acknowledgements (``acks=all``),
 then writes the rows and the offset they reach in one batch and answers.  A
 2xx therefore always means the event is durable, and the rows never run
 ahead of ``order-events``.
+
+An event is published only while the worker's lease on its group membership
+holds (:mod:`infra.group_lease`): a worker that may have lost the partition
+without knowing it yet answers 503 and publishes nothing.
 """
 
 import asyncio
@@ -21,7 +25,7 @@ from typing import NoReturn
 
 from aiokafka.structs import RecordMetadata
 
-from agents.cart_decide import Decision, decide
+from agents.cart_decide import Decision, decide, unconfirmed_ownership
 from agents.cart_orders import CartOrders, row_of
 from agents.hand_over import acknowledged
 from agents.worker_exit import exit_to_reprocess
@@ -58,6 +62,7 @@ class PartitionWriter:
         orders: CartOrders,
         encode: Callable[[OrderEvent], bytes],
         publish: Publish,
+        lease_held: Callable[[], bool],
         metrics: ServiceMetrics,
         *,
         max_in_flight: int,
@@ -67,6 +72,7 @@ class PartitionWriter:
         self.orders = orders
         self.encode = encode
         self.publish = publish
+        self.lease_held = lease_held
         self.metrics = metrics
         self.delivery_timeout = delivery_timeout
         self.open = True
@@ -107,6 +113,8 @@ class PartitionWriter:
             command, answer = await self._mailbox.get()
             try:
                 decision = decide(command, await self._current(command.orderId))
+                if decision.event is not None and not self.lease_held():
+                    decision = unconfirmed_ownership(command, self.partition)
                 event = decision.event
                 if event is None:
                     entry = InFlight(command, decision, answer)

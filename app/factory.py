@@ -15,6 +15,7 @@ from agents.cart_orders import CartOrders
 from agents.projector import Projector
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from infra.command_gateway import CommandGateway
+from infra.group_lease import GroupLease, lease_seconds
 from infra.kafka_connection import KafkaConnection
 from infra.logs import logging_config
 from infra.metrics import ServiceMetrics
@@ -24,6 +25,7 @@ from infra.topic_scan import TopicScanner
 from infra.topics import (
     CART_TABLE,
     COMMAND_REPLIES,
+    EVENT_MAX_AGE_SECONDS,
     ORDER_COMMANDS,
     ORDER_EVENTS,
     ORDERS_TABLE,
@@ -51,13 +53,14 @@ SCAN_TIMEOUT_SECONDS = 60.0
 
 def create_app(
     settings: ServiceSettings, kafka: KafkaConnection, metrics: ServiceMetrics
-) -> faust.App:
+) -> ServiceApp:
     codec.register()
     datadir = settings.data_dir / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)  # Faust expects it to exist
     return ServiceApp(
         settings.app_id,
         kafka=kafka,
+        lease=GroupLease(lease_seconds(settings.consumer_session_timeout, EVENT_MAX_AGE_SECONDS)),
         env_prefix=settings.faust_env_prefix,
         autodiscover=False,
         store="rocksdb://",
@@ -107,7 +110,7 @@ def orders_table(app: faust.App, value_type: type, settings: ServiceSettings) ->
 class ServiceParts:
     """What both services are built on."""
 
-    app: faust.App
+    app: ServiceApp
     topics: OrderTopics
     #: How the service's clients connect to Kafka.
     connection: KafkaConnection
@@ -192,6 +195,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
             parts.formats,
             parts.metrics,
             parts.connection,
+            app.lease,
             partitions=settings.topic_partitions,
             max_in_flight=settings.max_in_flight,
             delivery_timeout=settings.delivery_timeout,

@@ -61,7 +61,9 @@ class ServiceSettings(BaseSettings):
     #: ``max.message.bytes``.
     producer_max_batch_bytes: int = Field(default=262144, ge=1024, le=1000000)
     #: Seconds before the group gives a silent (crashed) worker's partitions
-    #: to the others; Faust's default is 60.
+    #: to the others; Faust's default is 60.  The cart's writers act as owners
+    #: only within ``session timeout − 4 s`` of the group's last word
+    #: (infra.group_lease), so it is at least 6 s.
     consumer_session_timeout: float = Field(default=10.0, ge=6.0)
     #: Static group membership: a worker restarted within the session timeout
     #: takes its partitions back at once, without a rebalance that waits out

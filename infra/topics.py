@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from infra.kafka_connection import KafkaConnection
@@ -44,9 +45,19 @@ ORDER_COMMANDS = TopicSpec("order-commands", {"retention.ms": str(7 * DAY_MS)})
 ORDER_COMMANDS_DLQ = TopicSpec("order-commands.DLQ", {"retention.ms": "-1"})
 #: The header of a command record that names the request waiting for its reply.
 COMMAND_ID_HEADER = "commandId"
+#: How old (by its own timestamp) an event may be when the broker appends it: a
+#: worker that lost its partitions while paused cannot append what it decided
+#: before (infra.group_lease).
+EVENT_MAX_AGE_SECONDS = 3.0
 #: Every change of every order (OrderEvent), for all consumers; kept forever,
 #: so the topic scan finds every orderId ever written.
-ORDER_EVENTS = TopicSpec("order-events", {"retention.ms": "-1"})
+ORDER_EVENTS = TopicSpec(
+    "order-events",
+    {
+        "retention.ms": "-1",
+        "message.timestamp.before.max.ms": str(int(EVENT_MAX_AGE_SECONDS * 1000)),
+    },
+)
 #: Records of order-events the order service could not decode or validate.
 ORDER_EVENTS_DLQ = TopicSpec("order-events.DLQ", {"retention.ms": "-1"})
 #: The cart agent's answer to each command, for the cart worker holding the request.
@@ -174,17 +185,21 @@ async def create_topics(
     specs: Sequence[TopicSpec],
     startup_wait: float = 0.0,
 ) -> None:
-    """Create the topics that are missing; existing ones are left as they are.
+    """Create the topics that are missing, and give those that exist the declared config.
 
+    The declared configuration is the whole of a topic's own (an upgrade that
+    adds a setting, such as the events' max age, reaches topics made before);
+    partitions and replication of an existing topic are left as they are.
     ``startup_wait``: seconds to wait for a broker that is not up yet.
     """
     min_isr = str(min(2, replication_factor))
+    configs = {spec.name: {**spec.config, "min.insync.replicas": min_isr} for spec in specs}
     new_topics = [
         NewTopic(
             spec.name,
             num_partitions=spec.partitions or partitions,
             replication_factor=replication_factor,
-            topic_configs={**spec.config, "min.insync.replicas": min_isr},
+            topic_configs=configs[spec.name],
         )
         for spec in specs
     ]
@@ -193,16 +208,28 @@ async def create_topics(
     await admin.start()
     try:
         response = await admin.create_topics(new_topics)
+        existing = []
+        # The broker answers per topic; the first two fields are name and error code.
+        for name, error_code, *_ in response.topic_errors:
+            if error_code == 0:
+                logger.info("topic %s created", name, extra={"topic": name})
+            elif error_code == TopicAlreadyExistsError.errno:
+                existing.append(name)
+            else:
+                raise for_code(error_code)(f"cannot create topic {name}")
+        if existing:
+            (altered,) = await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, name, configs[name]) for name in existing]
+            )
+            for error_code, message, _, name in altered.resources:
+                if error_code:
+                    raise for_code(error_code)(f"cannot configure topic {name}: {message}")
+            logger.info(
+                "topics exist; their configuration is the declared one",
+                extra={"topics": existing},
+            )
     finally:
         await admin.close()
-    # The broker answers per topic; the first two fields are name and error code.
-    for name, error_code, *_ in response.topic_errors:
-        if error_code == 0:
-            logger.info("topic %s created", name, extra={"topic": name})
-        elif error_code == TopicAlreadyExistsError.errno:
-            logger.info("topic %s exists", name, extra={"topic": name})
-        else:
-            raise for_code(error_code)(f"cannot create topic {name}")
 
 
 @contextlib.asynccontextmanager

@@ -21,7 +21,9 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP
 
+from infra.group_lease import GroupLease, confirm_on_heartbeats
 from infra.group_leave import leave_group
 from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import wait_for_kafka
@@ -47,11 +49,15 @@ class ServiceApp(faust.App):
     """A Faust app on this transport, connected as ``kafka`` says (servers, TLS, SASL).
 
     The transport's own clients (the start-up wait, the group leave) connect
-    the same way as Faust's.
+    the same way as Faust's; its consumer confirms ``lease`` whenever the
+    group coordinator confirms the worker's membership.
     """
 
-    def __init__(self, id: str, *, kafka: KafkaConnection, **options: Any) -> None:
+    def __init__(
+        self, id: str, *, kafka: KafkaConnection, lease: GroupLease, **options: Any
+    ) -> None:
         self.kafka = kafka
+        self.lease = lease
         super().__init__(
             id,
             broker=f"kafka-idempotent://{kafka.bootstrap_servers}",
@@ -60,10 +66,10 @@ class ServiceApp(faust.App):
         )
 
 
-def connection_of(app: faust.types.AppT) -> KafkaConnection:
+def service_app(app: faust.types.AppT) -> ServiceApp:
     if not isinstance(app, ServiceApp):
         raise TypeError("the kafka-idempotent transport serves a ServiceApp")
-    return app.kafka
+    return app
 
 
 class IdempotentProducer(aiokafka_driver.Producer):
@@ -71,7 +77,7 @@ class IdempotentProducer(aiokafka_driver.Producer):
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
     async def on_start(self) -> None:
-        await wait_for_kafka(connection_of(self.app), STARTUP_WAIT_SECONDS)
+        await wait_for_kafka(service_app(self.app).kafka, STARTUP_WAIT_SECONDS)
         await super().on_start()
 
 
@@ -82,12 +88,18 @@ class ServiceConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
 
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        lease = service_app(self.app).lease
+        confirm_on_heartbeats(self._ensure_consumer(), lease)
+        lease.confirm()  # the rebalance completed: the coordinator knows this member
+        await super().on_partitions_assigned(assigned, generation_id)
+
     async def on_thread_stop(self) -> None:
         await super().on_thread_stop()  # the consumer has stopped: it will not rejoin
         conf = self.app.conf
         if conf.consumer_group_instance_id:
             await leave_group(
-                connection_of(self.app),
+                service_app(self.app).kafka,
                 conf.id,
                 conf.consumer_group_instance_id,
                 LEAVE_GROUP_SECONDS,

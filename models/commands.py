@@ -30,6 +30,8 @@ class Outcome(StrEnum):
     ILLEGAL_TRANSITION = "illegal_transition"
     #: The owner of the order's partition could not read the command record.
     UNREADABLE = "unreadable"
+    #: The worker could not confirm it still owns the order's partition.
+    OWNERSHIP_UNCONFIRMED = "ownership_unconfirmed"
 
 
 class OrderCommand(WireRecord):

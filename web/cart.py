@@ -21,8 +21,10 @@ from web.http import ApiView, json_response, read_json
 from web.openapi import Operation
 from web.problems import InvalidInput, Rejected, UnsupportedBody, answer_for
 
-#: Whatever a write can meet before its command reaches the agent.
+#: Whatever a write can meet besides the rule's own outcomes.
 WRITE_FAILURES = (
+    Outcome.UNREADABLE,
+    Outcome.OWNERSHIP_UNCONFIRMED,
     InvalidInput,
     UnsupportedBody,
     web.HTTPRequestEntityTooLarge,

@@ -106,6 +106,9 @@ ANSWERS: Mapping[Cause, Answer] = {
     Outcome.UNREADABLE: Answer(
         503, "the worker that owns the order cannot read the command; nothing was done"
     ),
+    Outcome.OWNERSHIP_UNCONFIRMED: Answer(
+        503, "the worker cannot confirm it still owns the order's partition; nothing was done"
+    ),
     InvalidInput: Answer(400, "malformed JSON or invalid fields; `errors` names each field"),
     UnsupportedBody: Answer(415, "the body is not application/json"),
     # aiohttp refuses such a body while reading it.

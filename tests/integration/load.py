@@ -4,13 +4,18 @@ import asyncio
 import itertools
 import random
 import time
+import zlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
+from local_kafka.services import ServiceProcess
 from local_kafka.stack import LocalStack
-from tests.integration.client import call
+from models.events import EventType
+from tests.integration.client import call, events_by_order
 
 FORWARD = ["new", "pending", "confirmed", "shipped", "delivered"]
 ORDERS = 300
@@ -52,8 +57,12 @@ async def burst(
     acked: Acknowledged,
     *,
     retry_refused: bool = False,
+    carts: Sequence[ServiceProcess] | None = None,
 ):
     """Create ORDERS orders and move each forward a few times, CLIENTS at a time.
+
+    Each order's requests go to one cart worker: the first, or with ``carts``,
+    each of those in turn, order by order.
 
     With ``retry_refused``, a request refused with 503 (nothing was sent) is
     sent again, as a client honouring Retry-After would, for up to
@@ -64,13 +73,14 @@ async def burst(
     for n in range(ORDERS):
         queue.put_nowait(f"{prefix}-{n:04d}")
 
+    workers = [cart.base_url for cart in (carts or [platform.cart])]
+
     async def attempt(method: str, path: str, body: dict) -> int:
         deadline = time.monotonic() + RETRY_SECONDS
+        cart = workers[zlib.crc32(body["orderId"].encode()) % len(workers)]
         while True:
             try:
-                status, _, _ = await call(
-                    http, method, f"{platform.cart.base_url}{path}", json=body
-                )
+                status, _, _ = await call(http, method, f"{cart}{path}", json=body)
             except (TimeoutError, aiohttp.ClientError):
                 return 0
             if status != 503 or not retry_refused or time.monotonic() > deadline:
@@ -96,6 +106,21 @@ async def burst(
     await asyncio.gather(*(client() for _ in range(CLIENTS)))
 
 
+async def bursts_until(
+    stop: asyncio.Event,
+    http: aiohttp.ClientSession,
+    platform: LocalStack,
+    prefix: str,
+    acked: Acknowledged,
+    **options: Any,
+) -> None:
+    """One :func:`burst` after the other (``<prefix>-<wave>``) until ``stop`` is set."""
+    for wave in itertools.count():
+        if stop.is_set():
+            return
+        await burst(http, platform, f"{prefix}-{wave}", acked, **options)
+
+
 def longest_pause(times: list[float], after: float) -> float:
     """The longest wait between acknowledgements from ``after`` on."""
     moments = [after, *sorted(t for t in times if t > after)]
@@ -118,3 +143,14 @@ async def not_found(
         for (each, want), (status, body, _) in zip(acked.status.items(), found, strict=True)
         if status != 200 or FORWARD.index(body["status"]) < FORWARD.index(want)
     }
+
+
+async def one_event_per_change(platform: LocalStack, acked: Acknowledged) -> None:
+    """Every acknowledged order's events on ``order-events``: copies share their eventId,
+    versions run 1, 2, 3 … with none decided twice, and the first is its creation."""
+    events = await events_by_order(platform, set(acked.status))
+    for each in acked.status:
+        distinct = {event.eventId: event for event in events[each]}.values()
+        versions = sorted(event.version for event in distinct)
+        assert versions == list(range(1, len(versions) + 1)), (each, versions)
+        assert [e.eventType for e in distinct if e.version == 1] == [EventType.ORDER_CREATED]

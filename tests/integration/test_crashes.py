@@ -6,7 +6,6 @@ does (same ports, same data), and then checks every acknowledged change.
 """
 
 import asyncio
-import itertools
 import logging
 import random
 import time
@@ -15,9 +14,15 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from local_kafka.stack import LocalStack
-from models.events import EventType
-from tests.integration.client import call, create_order, events_by_order, eventually
-from tests.integration.load import ORDERS, Acknowledged, burst, not_found
+from tests.integration.client import call, create_order, eventually
+from tests.integration.load import (
+    ORDERS,
+    Acknowledged,
+    burst,
+    bursts_until,
+    not_found,
+    one_event_per_change,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +96,9 @@ async def test_sigkill_again_and_again_at_random_moments_loses_and_repeats_nothi
     rng = random.Random(order_id)
     acked = Acknowledged()
     killing = asyncio.Event()
-
-    async def keep_clients_busy() -> None:
-        for wave in itertools.count():
-            if killing.is_set():
-                return
-            await burst(http, crashable, f"{order_id}-{wave}", acked, retry_refused=True)
-
-    clients = asyncio.ensure_future(keep_clients_busy())
+    clients = asyncio.ensure_future(
+        bursts_until(killing, http, crashable, order_id, acked, retry_refused=True)
+    )
     victims = []
     for _ in range(KILLS):
         await asyncio.sleep(rng.uniform(0.3, 2.0))
@@ -121,11 +121,5 @@ async def test_sigkill_again_and_again_at_random_moments_loses_and_repeats_nothi
     orders = crashable.orders.base_url
     missing = await eventually(lambda: not_found(http, orders, acked), lambda m: not m, timeout=60)
     assert missing == {}
-    # … as exactly one event per change: copies share their eventId, and no
-    # version was ever decided twice.
-    events = await events_by_order(crashable, set(acked.status))
-    for each in acked.status:
-        distinct = {event.eventId: event for event in events[each]}.values()
-        versions = sorted(event.version for event in distinct)
-        assert versions == list(range(1, len(versions) + 1)), (each, versions)
-        assert [e.eventType for e in distinct if e.version == 1] == [EventType.ORDER_CREATED]
+    # … as exactly one event per change.
+    await one_event_per_change(crashable, acked)

@@ -21,7 +21,14 @@ from app.settings import CartSettings
 from local_kafka.stack import LocalStack
 from models.money import shipping_cost
 from tests.integration.client import call, create_order, eventually
-from tests.integration.load import ORDERS, Acknowledged, burst, not_found
+from tests.integration.load import (
+    ORDERS,
+    Acknowledged,
+    burst,
+    bursts_until,
+    not_found,
+    one_event_per_change,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +218,87 @@ async def test_a_read_owned_by_a_paused_worker_answers_503_within_2_s(http, pair
         lambda: order_details_through(http, asker.base_url, ids),
         lambda answers: {status for status, _, _ in answers} == {200},
     )
+
+
+async def test_partitions_moving_during_a_burst_decide_every_change_once(http, pair, order_id):
+    """A third cart worker joins during a burst, then leaves: the partitions move twice
+    while both workers take commands, and each change is one event."""
+    acked, done = Acknowledged(), asyncio.Event()
+    clients = asyncio.ensure_future(
+        bursts_until(done, http, pair, order_id, acked, carts=pair.cart_workers, retry_refused=True)
+    )
+    third = pair.service("cart", worker=2)
+    await eventually(lambda: asyncio.sleep(0, len(acked.status)), lambda n: n >= ORDERS // 5)
+    third.start()
+    try:
+        await asyncio.to_thread(third.wait_ready)
+        joined = len(acked.status)
+        await eventually(
+            lambda: asyncio.sleep(0, len(acked.status)), lambda n: n >= joined + ORDERS // 5
+        )
+        await asyncio.to_thread(third.stop)
+        left = len(acked.status)
+        await eventually(
+            lambda: asyncio.sleep(0, len(acked.status)), lambda n: n >= left + ORDERS // 5
+        )
+    finally:
+        await asyncio.to_thread(third.stop)
+        done.set()
+    await clients
+    logger.info(
+        "a third cart worker joined and left during a burst: %d orders acknowledged, refusals %s",
+        len(acked.status),
+        dict(acked.refusals),
+    )
+
+    # While partitions move, a request may wait out its deadline, never more.
+    assert set(acked.refusals) <= {503, 504}, acked.refusals
+    missing = await eventually(
+        lambda: not_found(http, pair.orders.base_url, acked), lambda m: not m, timeout=60
+    )
+    assert missing == {}
+    await one_event_per_change(pair, acked)
+
+
+async def test_a_cart_worker_paused_past_its_session_publishes_nothing_stale(http, pair, order_id):
+    """A worker paused (SIGSTOP) in a burst while its partitions move to the other, then
+    resumed: it publishes no decision of its own on top of the other's."""
+    acked, done = Acknowledged(), asyncio.Event()
+    paused = pair.cart_workers[1]
+    clients = asyncio.ensure_future(
+        bursts_until(done, http, pair, order_id, acked, carts=pair.cart_workers, retry_refused=True)
+    )
+    await eventually(lambda: asyncio.sleep(0, len(acked.status)), lambda n: n >= ORDERS // 4)
+    paused.pause()
+    try:
+        # The other worker takes every partition after the session timeout.
+        await asyncio.sleep(SESSION_TIMEOUT + 4)
+    finally:
+        paused.resume()
+    resumed = len(acked.status)
+    await eventually(
+        lambda: asyncio.sleep(0, len(acked.status)), lambda n: n >= resumed + ORDERS // 4
+    )
+    done.set()
+    await clients
+    exited = pair.start_exited()
+    for worker in pair.cart_workers:
+        await asyncio.to_thread(worker.wait_ready)
+    logger.info(
+        "a cart worker paused %.0f s in a burst: %d orders acknowledged, refusals %s; "
+        "exited after it resumed: %s",
+        SESSION_TIMEOUT + 4,
+        len(acked.status),
+        dict(acked.refusals),
+        [(service.name, status) for service, status in exited],
+    )
+
+    assert set(acked.refusals) <= {0, 503, 504}, acked.refusals
+    missing = await eventually(
+        lambda: not_found(http, pair.orders.base_url, acked), lambda m: not m, timeout=60
+    )
+    assert missing == {}
+    await one_event_per_change(pair, acked)
 
 
 async def test_a_worker_of_each_service_killed_in_a_burst_loses_nothing(http, pair, order_id):

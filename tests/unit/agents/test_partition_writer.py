@@ -73,17 +73,24 @@ def producer() -> AcknowledgingProducer:
     return AcknowledgingProducer()
 
 
-@pytest.fixture
-async def writer(orders, producer):
-    writer = PartitionWriter(
+def make_writer(
+    orders: CartOrders, producer: AcknowledgingProducer, lease_held: bool = True
+) -> PartitionWriter:
+    return PartitionWriter(
         PARTITION,
         orders,
         lambda event: JSON_FORMAT.encode(event.to_wire()),
         producer.publish,
+        lambda: lease_held,
         ServiceMetrics(),
         max_in_flight=100,
         delivery_timeout=DEADLINE,
     )
+
+
+@pytest.fixture
+async def writer(orders, producer):
+    writer = make_writer(orders, producer)
     yield writer
     await asyncio.wait_for(writer.drain(), DEADLINE)
 
@@ -165,15 +172,7 @@ async def test_an_event_kafka_does_not_acknowledge_stops_the_worker_unanswered(
     monkeypatch.setattr(agents.worker_exit.os, "_exit", exit_now)
     monkeypatch.setattr(agents.worker_exit.logging, "shutdown", lambda: None)
     producer.failing = True
-    writer = PartitionWriter(
-        PARTITION,
-        orders,
-        lambda event: JSON_FORMAT.encode(event.to_wire()),
-        producer.publish,
-        ServiceMetrics(),
-        max_in_flight=100,
-        delivery_timeout=DEADLINE,
-    )
+    writer = make_writer(orders, producer)
 
     answer = writer.submit(make_create_command(make_order("ORD-8")))
     await asyncio.wait_for(exited.wait(), DEADLINE)
@@ -187,15 +186,7 @@ async def test_an_event_kafka_does_not_acknowledge_stops_the_worker_unanswered(
 async def test_a_drained_writer_has_finished_everything_and_takes_nothing_more(
     orders, producer, caplog
 ):
-    writer = PartitionWriter(
-        PARTITION,
-        orders,
-        lambda event: JSON_FORMAT.encode(event.to_wire()),
-        producer.publish,
-        ServiceMetrics(),
-        max_in_flight=100,
-        delivery_timeout=DEADLINE,
-    )
+    writer = make_writer(orders, producer)
     answers = [
         writer.submit(make_create_command(make_order(f"ORD-{n}"), command_id=f"c-{n}"))
         for n in range(20)
@@ -213,3 +204,18 @@ async def test_a_drained_writer_has_finished_everything_and_takes_nothing_more(
         c["orderId"] for r in caplog.records if r.msg == "commands decided" for c in r.commands
     ]
     assert sorted(named) == sorted(f"ORD-{n}" for n in range(20))
+
+
+async def test_without_the_group_lease_nothing_is_published_and_the_answer_is_503(orders, producer):
+    # A worker that cannot confirm it still owns the partition (paused past its
+    # session, cut off from the coordinator) must not publish what it decides.
+    writer = make_writer(orders, producer, lease_held=False)
+
+    created = await answered(writer.submit(make_create_command(make_order("ORD-1"))))
+    missing = await answered(writer.submit(make_update_command("ORD-2", OrderStatus.PENDING)))
+    await asyncio.wait_for(writer.drain(), DEADLINE)
+
+    assert created.outcome is Outcome.OWNERSHIP_UNCONFIRMED
+    assert missing.outcome is Outcome.NOT_FOUND  # what publishes nothing is still answered
+    assert producer.sent == []
+    assert await orders.event(PARTITION, "ORD-1") is None

@@ -1,0 +1,66 @@
+"""How long this worker may still act as the owner of its partitions.
+
+The group coordinator gives a member's partitions to others once it has
+heard nothing from it for the session timeout.  A worker that was paused
+(SIGSTOP, a stalled VM) or cut off from the coordinator may not know yet
+that its partitions moved, and must not publish decisions meanwhile: the
+new owner decides from ``order-events`` as it found it.
+
+The lease is the time since the coordinator last confirmed the membership
+(a heartbeat it answered, counted from when it was sent, or a completed
+rebalance).  It ends ``session timeout − max age of an event − 1 s`` later,
+and ``order-events`` refuses records stamped more than that max age ago
+(``message.timestamp.before.max.ms``): an event handed to the producer
+under the lease but held up past it (the worker paused with the event in
+the producer's buffer) is refused by the broker before the group could have
+moved the partition.  So no event decided by a former owner is appended
+after the next owner has read the partition (ADR in docs/design.md).
+"""
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer
+
+#: The margin for the send → receipt delay of a heartbeat and for clocks.
+MARGIN_SECONDS = 1.0
+
+
+class GroupLease:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._confirmed_at = -math.inf
+
+    def confirm(self, at: float | None = None) -> None:
+        self._confirmed_at = max(self._confirmed_at, time.monotonic() if at is None else at)
+
+    @property
+    def held(self) -> bool:
+        return time.monotonic() - self._confirmed_at < self.seconds
+
+
+def lease_seconds(session_timeout: float, event_max_age: float) -> float:
+    return session_timeout - event_max_age - MARGIN_SECONDS
+
+
+def confirm_on_heartbeats(consumer: AIOKafkaConsumer, lease: GroupLease) -> None:
+    """Confirm ``lease`` on each heartbeat the coordinator answers (once per consumer).
+
+    aiokafka 0.14 has no hook for a successful heartbeat: its coordinator's
+    private ``_do_heartbeat`` is wrapped (a shim, listed in docs/design.md).
+    """
+    coordinator = consumer._coordinator
+    if coordinator is None or getattr(coordinator, "_confirms_lease", False):
+        return
+    heartbeat: Callable[[], Awaitable[bool]] = coordinator._do_heartbeat
+
+    async def confirming() -> bool:
+        sent_at = time.monotonic()
+        answered = await heartbeat()
+        if answered:
+            lease.confirm(sent_at)
+        return answered
+
+    coordinator._do_heartbeat = confirming
+    coordinator._confirms_lease = True
