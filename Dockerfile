@@ -1,7 +1,7 @@
 # One image for the cart service, the order service and the topic-init job;
 # the command picks which. The default is the cart service:
 #   docker run order-events-platform:1.0.0                                  # cart
-#   docker run order-events-platform:1.0.0 faust -A app.orders worker -l info
+#   docker run order-events-platform:1.0.0 faust -L uvloop -A app.orders worker -l info
 #   docker run order-events-platform:1.0.0 python -m app.topic_init --bootstrap-servers …
 #
 # No `# syntax=` line: the builder's built-in Dockerfile frontend reads this file,
@@ -78,4 +78,4 @@ EXPOSE 8000 8001
 HEALTHCHECK --interval=2s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/ready' % os.environ['HEALTHCHECK_PORT'], timeout=4)"]
 
-CMD ["faust", "-A", "app.cart", "worker", "-l", "info"]
+CMD ["faust", "-L", "uvloop", "-A", "app.cart", "worker", "-l", "info"]

@@ -73,7 +73,10 @@ class ServiceProcess:
 
     def start(self) -> None:
         """Start the worker; its output goes to ``log_path`` or, prefixed, to ours."""
-        command = [sys.executable, "-m", "faust", "-A", self.module, "worker", "-l", "info"]
+        command = [
+            *(sys.executable, "-m", "faust", "-L", "uvloop", "-A", self.module),
+            *("worker", "-l", "info"),
+        ]
         self._close()  # what an earlier run that exited on its own left open
         if self.log_path is not None:
             self._log = self.log_path.open("ab")

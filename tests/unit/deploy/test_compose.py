@@ -85,7 +85,7 @@ def test_app_services_listen_where_compose_publishes_them(
     cls, module = APP_SERVICES[name]
     settings = settings_of(services, name, monkeypatch)
     assert service["image"] == app_image(services)
-    assert service["command"][:4] == ["faust", "-A", module, "worker"]
+    assert service["command"][:6] == ["faust", "-L", "uvloop", "-A", module, "worker"]
     assert settings.web_port == cls.model_fields["web_port"].default  # 8000 / 8001
     assert published(service) == {settings.web_port: settings.web_port}
     assert environment(service)["HEALTHCHECK_PORT"] == str(settings.web_port)
@@ -220,7 +220,10 @@ def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
     (check,) = instructions("HEALTHCHECK")
     assert "/ready" in check  # healthy = ready for requests (what `up --wait` waits for)
     assert "HEALTHCHECK_PORT" in check
-    assert shlex.join(json.loads(instructions("CMD")[-1])) == "faust -A app.cart worker -l info"
+    assert (
+        shlex.join(json.loads(instructions("CMD")[-1]))
+        == "faust -L uvloop -A app.cart worker -l info"
+    )
     # The dependencies are installed before the source is copied (a cached layer).
     steps = dockerfile()
     first, second = [i for i, (name, _) in enumerate(steps) if name == "COPY"][:2]
