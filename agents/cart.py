@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import RecordMetadata
 from faust.types import TP
@@ -39,11 +39,12 @@ from infra.command_gateway import CommandGateway
 from infra.dead_letters import dead_letter_headers, position
 from infra.group_lease import GroupLease
 from infra.kafka_connection import KafkaConnection
+from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
 from infra.reachability import Dependencies
 from infra.schema_registry import RegistryError
 from infra.topics import COMMAND_ID_HEADER, OrderTopics
-from infra.transport import SEND_FAILURES
+from infra.transport import SEND_FAILURES, STARTUP_WAIT_SECONDS
 from infra.value_formats import UndecodableValue, ValueFormat, ValueFormats
 from models.commands import CommandReply, OrderCommand, Outcome
 from models.events import OrderEvent
@@ -134,6 +135,7 @@ class CartWriters(Service):
         partitions: int,
         max_in_flight: int,
         delivery_timeout: float,
+        producer_options: dict[str, Any],
         **kwargs: Any,
     ) -> None:
         self.app = app
@@ -146,6 +148,9 @@ class CartWriters(Service):
         self.partitions = partitions
         self.max_in_flight = max_in_flight
         self.delivery_timeout = delivery_timeout
+        self.producer_options = producer_options
+        #: The events' own idempotent, acks=all producer (Faust's sends the rest).
+        self.producer: AIOKafkaProducer | None = None
         self.commands_topic = topics.command_records.get_topic_name()
         self.events_topic = topics.events.get_topic_name()
         self.owned: dict[int, Ownership] = {}
@@ -192,18 +197,22 @@ class CartWriters(Service):
         if (owned := self.owned.get(partition)) is not None:
             owned.read_up_to = max(owned.read_up_to, offset + 1)
 
-    async def publish(self, event: OrderEvent, payload: bytes) -> asyncio.Future[RecordMetadata]:
+    async def publish(
+        self, partition: int, event: OrderEvent, payload: bytes
+    ) -> asyncio.Future[RecordMetadata]:
+        headers = [
+            ("eventType", event.eventType.value.encode()),
+            ("content-type", self.formats.events.content_type),
+        ]
+        producer = self.producer
+        assert producer is not None  # started before any writer
         return await hand_over(
-            lambda: self.app.producer.send(
+            lambda: producer.send(
                 self.events_topic,
-                event.orderId.encode(),
                 payload,
-                partition_of(event.orderId, self.partitions),
-                None,
-                {
-                    "eventType": event.eventType.value.encode(),
-                    "content-type": self.formats.events.content_type,
-                },
+                key=event.orderId.encode(),
+                partition=partition,
+                headers=headers,
             ),
             {"orderId": event.orderId, "eventId": event.eventId, "version": event.version},
         )
@@ -298,7 +307,20 @@ class CartWriters(Service):
             await consumer.stop()
         return committed, {tp.partition: end for tp, end in ends.items()}
 
+    async def on_start(self) -> None:
+        await wait_for_kafka(self.kafka, STARTUP_WAIT_SECONDS)
+        self.producer = AIOKafkaProducer(
+            **self.kafka.client_options(),
+            acks="all",
+            enable_idempotence=True,
+            **self.producer_options,
+        )
+        await self.producer.start()
+
     async def on_stop(self) -> None:
+        if self.producer is not None:
+            # What the writers handed over is flushed: a clean stop loses nothing.
+            await self.producer.stop()
         self.orders.close()
 
 

@@ -35,9 +35,9 @@ from models.events import OrderEvent
 
 logger = logging.getLogger(__name__)
 
-#: Hands an event's bytes to the producer for the writer's partition; the future
-#: is Kafka's acknowledgement.
-Publish = Callable[[OrderEvent, bytes], Awaitable[asyncio.Future[RecordMetadata]]]
+#: Hands an event's bytes to the producer for a partition; the future is Kafka's
+#: acknowledgement.
+Publish = Callable[[int, OrderEvent, bytes], Awaitable[asyncio.Future[RecordMetadata]]]
 
 
 class WriterClosed(Exception):
@@ -120,7 +120,7 @@ class PartitionWriter:
                     entry = InFlight(command, decision, answer)
                 else:
                     payload = self.encode(event)
-                    written = await self.publish(event, payload)
+                    written = await self.publish(self.partition, event, payload)
                     self._pending[event.orderId] = event
                     entry = InFlight(command, decision, answer, payload, written)
                 await self._in_flight.put(entry)

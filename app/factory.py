@@ -94,6 +94,15 @@ def create_app(
     )
 
 
+def producer_options(settings: ServiceSettings) -> dict[str, Any]:
+    """The producer settings of a service, for a producer of its own (the cart's events)."""
+    return {
+        "max_batch_size": settings.producer_max_batch_bytes,
+        "linger_ms": settings.producer_linger_ms,
+        "request_timeout_ms": int(settings.request_timeout * 1000),
+    }
+
+
 def orders_table(app: faust.App, value_type: type, settings: ServiceSettings) -> faust.Table:
     # key_type=bytes makes the table's key serializer "raw", like the topics':
     # the changelog key and table_route's partition are the orderId's UTF-8
@@ -199,6 +208,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
             partitions=settings.topic_partitions,
             max_in_flight=settings.max_in_flight,
             delivery_timeout=settings.delivery_timeout,
+            producer_options=producer_options(settings),
         )
     )
     gateway = app.add_dependency(

@@ -37,7 +37,10 @@ class AcknowledgingProducer:
         self.failing = False
         self._unacknowledged: list[tuple[asyncio.Future[RecordMetadata], int]] = []
 
-    async def publish(self, event: OrderEvent, payload: bytes) -> asyncio.Future[RecordMetadata]:
+    async def publish(
+        self, partition: int, event: OrderEvent, payload: bytes
+    ) -> asyncio.Future[RecordMetadata]:
+        assert partition == PARTITION
         written: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
         offset = len(self.sent)
         self.sent.append((event, payload))
