@@ -110,10 +110,11 @@ class OrderOut(BaseModel):
     currency: Currency
     status: Status
 
-    @classmethod
-    def of(cls, order: Order) -> Self:
-        # From the record's attributes: no round trip through wire data.
-        return cls.model_validate(order, from_attributes=True)
+    @staticmethod
+    def body_of(order: Order) -> dict[str, Any]:
+        """The response body of an order: its wire form, which is exactly this model
+        (a unit test holds the two together), without building the model again."""
+        return order.to_wire()
 
 
 class OrderDetailsOut(OrderOut):

@@ -13,7 +13,6 @@ from infra.command_gateway import NoReplyInTime
 from infra.reachability import DependencyUnavailable
 from models.api import CreateOrderRequest, OrderOut, UpdateOrderRequest
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
-from models.money import to_money
 from models.order import Order, OrderItem, items_total
 from models.status import OrderStatus
 from models.wire import utc_now
@@ -60,24 +59,32 @@ CART_OPERATIONS = (CREATE_ORDER, UPDATE_ORDER)
 
 
 def random_items(count: int, rng: random.Random) -> list[OrderItem]:
+    """Items within every rule of an item: a SKU, 1-5 of it, 1.00-199.99 a piece."""
     return [
-        OrderItem(
+        OrderItem.model_construct(
             itemId=f"SKU-{rng.randrange(10_000):04d}",
             quantity=rng.randint(1, 5),
-            price=to_money(Decimal(rng.randrange(100, 20_000)) / 100),
+            price=Decimal(rng.randrange(100, 20_000)).scaleb(-2),
         )
         for _ in range(count)
     ]
 
 
 def order_from_request(request: CreateOrderRequest, rng: random.Random) -> Order:
-    """The complete new order: what the client gave, the rest drawn at random."""
+    """The complete new order: what the client gave, the rest drawn at random.
+
+    Built without validating again: the request was validated by the same
+    rules, and what is drawn keeps them (a unit test checks it does).
+    """
     items = (
-        [OrderItem(itemId=i.itemId, quantity=i.quantity, price=i.price) for i in request.items]
+        [
+            OrderItem.model_construct(itemId=i.itemId, quantity=i.quantity, price=i.price)
+            for i in request.items
+        ]
         if request.items is not None
         else random_items(request.numItems or 0, rng)
     )
-    return Order(
+    return Order.model_construct(
         orderId=request.orderId,
         customerId=request.customerId or f"CUST-{rng.randrange(100_000):05d}",
         orderDate=utc_now(),
@@ -96,7 +103,7 @@ def reply_to_response(reply: CommandReply) -> Response:
     headers = (
         {"Location": f"/order-details?orderId={reply.order.orderId}"} if status == 201 else None
     )
-    return json_response(OrderOut.of(reply.order), status=status, headers=headers)
+    return json_response(OrderOut.body_of(reply.order), status=status, headers=headers)
 
 
 def register_cart_views(
@@ -105,7 +112,8 @@ def register_cart_views(
     rng = random.Random()
 
     def command(command_type: CommandType, order_id: str, **fields: object) -> OrderCommand:
-        return OrderCommand(
+        # Of validated parts: the request, and the order built from it.
+        return OrderCommand.model_construct(
             commandId=str(uuid.uuid4()),
             commandType=command_type,
             orderId=order_id,

@@ -1,5 +1,6 @@
 """What every view needs of HTTP: the base view, validated input, modelled output."""
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -69,12 +70,16 @@ def read_query(request: web.Request, model: type[M]) -> M:
 
 
 def json_response(
-    payload: BaseModel, *, status: int = 200, headers: dict[str, str] | None = None
+    payload: BaseModel | Mapping[str, Any],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
-    """The response body is the response model, written by the platform's JSON codec."""
+    """The response body is the response model (or the data it describes), written by the
+    platform's JSON codec."""
     return web.Response(
         status=status,
-        body=dumps(payload.model_dump()),
+        body=dumps(payload.model_dump() if isinstance(payload, BaseModel) else payload),
         content_type="application/json",
         headers=headers,
     )

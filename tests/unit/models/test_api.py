@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from models.api import CreateOrderRequest, UpdateOrderRequest
+from models.api import CreateOrderRequest, OrderOut, UpdateOrderRequest
 from models.codec import loads
 from models.status import OrderStatus
+from tests.unit.factories import make_item, make_order
 from web.http import field_errors
 
 
@@ -160,3 +161,12 @@ def test_should_accept_an_update_to_any_known_status(status: OrderStatus):
 )
 def test_should_reject_an_invalid_update_naming_the_field(body: bytes, field: str):
     assert error_fields(UpdateOrderRequest, body) == [field]
+
+
+def test_an_orders_response_body_is_its_wire_form_and_exactly_the_documented_model():
+    order = make_order("ORD-5", items=[make_item(), make_item("SKU-0009", 3, "0.10")])
+
+    body = OrderOut.body_of(order)
+
+    assert OrderOut.model_validate(body).model_dump() == body
+    assert set(body) == set(OrderOut.model_fields)
