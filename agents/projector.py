@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 import faust
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
@@ -27,7 +28,7 @@ from faust.types import TP
 from mode import Service
 
 from agents.hand_over import WritesNotAcknowledged, acknowledged, hand_over
-from agents.table_writes import writing_to_partition
+from agents.table_sink import ChangelogWrite, TableSink
 from agents.worker_exit import exit_to_reprocess
 from infra.dead_letters import dead_letter_headers, position
 from infra.kafka_connection import KafkaConnection
@@ -56,20 +57,20 @@ COMMIT_QUEUE = 8
 class AppliedBatch:
     """Records applied: their changelog and DLQ writes, and the offsets after them."""
 
-    writes: list[asyncio.Future[RecordMetadata]] = field(default_factory=list)
+    changelog: list[ChangelogWrite] = field(default_factory=list)
+    dead_letters: list[asyncio.Future[RecordMetadata]] = field(default_factory=list)
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class RowChange:
-    """The row an event leaves for its order, encoded, and whether the store has it."""
+@dataclass
+class PartitionRows:
+    """What a partition's records leave: the rows to store, the changelog records to
+    write (a row handled again is written to the changelog alone), and each order's
+    version as it stands, for the records after it."""
 
-    order_id: str
-    #: The row for the changelog (and the store); None: nothing to write.
-    payload: bytes | None
-    stored: bool
-    #: What the batch's log line says of the event, if it was applied.
-    line: dict[str, object] | None = None
+    rows: dict[bytes, bytes] = field(default_factory=dict)
+    changelog: dict[bytes, bytes] = field(default_factory=dict)
+    versions: dict[bytes, int] = field(default_factory=dict)
 
 
 class Applied(StrEnum):
@@ -78,8 +79,8 @@ class Applied(StrEnum):
     DUPLICATE = "duplicate"
 
 
-def classify(event: OrderEvent, current: ShippedOrder | None) -> Applied:
-    held = current.version if current else 0
+def classify(event: OrderEvent, held: int) -> Applied:
+    """How ``event`` relates to the version of its order held (0: none)."""
     if event.version <= held:
         return Applied.DUPLICATE
     return Applied.NEXT if event.version == held + 1 else Applied.AFTER_GAP
@@ -115,14 +116,14 @@ async def decode_event(
 
 
 def outcome_fields(
-    record: ConsumerRecord, event: OrderEvent, current: ShippedOrder | None, applied: Applied
+    record: ConsumerRecord, event: OrderEvent, held: int, applied: Applied
 ) -> dict[str, object]:
     """What the line about a duplicate or a gap says (built only for those lines)."""
     return {
         "orderId": event.orderId,
         "eventId": event.eventId,
         "version": event.version,
-        "heldVersion": current.version if current else 0,
+        "heldVersion": held,
         "outcome": applied.value,
         **position(record),
     }
@@ -170,6 +171,7 @@ class Projector(Service):
         metrics: ServiceMetrics,
         events_format: ValueFormat,
         kafka: KafkaConnection,
+        sink: TableSink,
         *,
         max_records: int,
         delivery_timeout: float,
@@ -183,6 +185,7 @@ class Projector(Service):
         self.kafka = kafka
         self.max_records = max_records
         self.delivery_timeout = delivery_timeout
+        self.sink = sink
         self.events_topic = topics.event_records.get_topic_name()
         self.changelog_topic = orders_by_id.changelog_topic.get_topic_name()
         #: Set when Faust's recovery completed and the assignment is to be taken up.
@@ -261,6 +264,7 @@ class Projector(Service):
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         await wait_for_kafka(self.kafka, STARTUP_WAIT_SECONDS)
+        await self.sink.start()
         await consumer.start()
         self._consumer = consumer
         while not self.should_stop:
@@ -290,6 +294,7 @@ class Projector(Service):
     async def on_stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
+        await self.sink.stop()
 
     async def _decode(self, record: ConsumerRecord) -> OrderEvent:
         """Decode, waiting out a registry outage: the record must not be skipped."""
@@ -309,18 +314,18 @@ class Projector(Service):
         """Apply every partition's records; their writes and offsets go to the committer."""
         batch = AppliedBatch()
         for tp, records in batches.items():
-            applied = []
-            with writing_to_partition(self.app, tp.topic, tp.partition):
-                for record in records:
-                    try:
-                        event = await self._decode(record)
-                        change = self._change(record, event)
-                    except Exception as exc:  # whatever the record holds: it stops nothing
-                        batch.writes.append(await self._dead_letter(record, exc))
-                        continue
-                    await self._write(record, change, batch)
-                    if change.line is not None:
-                        applied.append(change.line)
+            applied, left = [], PartitionRows()
+            for record in records:
+                try:
+                    event = await self._decode(record)
+                    line = self._apply(record, event, left)
+                except Exception as exc:  # whatever the record holds: it stops nothing
+                    batch.dead_letters.append(await self._dead_letter(record, exc))
+                    continue
+                if line is not None:
+                    applied.append(line)
+            batch.changelog += await self.sink.write(tp.partition, left.rows, left.changelog)
+            self.metrics.events_applied.inc(len(applied))
             if applied:
                 logger.info(
                     "order events applied",
@@ -339,11 +344,14 @@ class Projector(Service):
         while not self._to_commit.empty():
             done.append(self._to_commit.get_nowait())
         offsets: dict[TopicPartition, int] = {}
+        changelog: list[ChangelogWrite] = []
         writes: list[asyncio.Future[RecordMetadata]] = []
         for each in done:
             offsets.update(each.offsets)  # in order: the last is the furthest
-            writes += each.writes
-        self._store_changelog_offsets(await self._written(offsets, writes))
+            changelog += each.changelog
+            writes += [write.written for write in each.changelog] + each.dead_letters
+        await self._written(offsets, writes)
+        self.sink.persist(changelog)
         try:
             await consumer.commit(offsets)
             self._committed.update(offsets)
@@ -355,16 +363,6 @@ class Projector(Service):
         for _ in done:
             self._to_commit.task_done()
 
-    def _store_changelog_offsets(self, written: list[RecordMetadata]) -> None:
-        """Keep in the store how far the changelog holds its rows, as Faust's table writes do:
-        recovering this store later reads the changelog only past that offset."""
-        furthest: dict[TopicPartition, int] = {}
-        for metadata in written:  # in order of their offsets within a partition
-            if metadata.topic == self.changelog_topic:
-                furthest[metadata.topic_partition] = metadata.offset
-        for tp, offset in furthest.items():
-            self.orders_by_id.data.set_persisted_offset(tp, offset)
-
     @Service.task
     async def _commit(self) -> None:
         while self._consumer is None:
@@ -372,60 +370,45 @@ class Projector(Service):
         while not self.should_stop:
             await self._commit_applied(self._consumer)
 
-    def _change(self, record: ConsumerRecord, event: OrderEvent) -> RowChange:
-        """What ``event`` does to its order's row: nothing but reads, so that a record
-        that breaks anything here is dead-lettered with nothing written."""
-        current = self.orders_by_id.data.get(event.orderId)
-        applied = classify(event, current)
+    def _apply(
+        self, record: ConsumerRecord, event: OrderEvent, left: PartitionRows
+    ) -> dict[str, object] | None:
+        """What ``event`` leaves for its order's row, in ``left``; the log line of the event
+        if it was applied.  Nothing is written here: a record that breaks anything on the
+        way is dead-lettered with nothing of it stored."""
+        key = event.orderId.encode()
+        held = self._held_version(record.partition, key, left)
+        applied = classify(event, held)
         if applied is Applied.DUPLICATE:
             self.metrics.duplicates_skipped.inc()
             logger.info(
-                "duplicate event skipped", extra=outcome_fields(record, event, current, applied)
+                "duplicate event skipped", extra=outcome_fields(record, event, held, applied)
             )
-            if current is not None and event.version == current.version:
+            if event.version == held and key not in left.changelog:
                 # Maybe handled again after a crash: the store kept the row, but
                 # its changelog record may have been lost with the process.
-                return RowChange(event.orderId, dumps(current), stored=True)
-            return RowChange(event.orderId, None, stored=True)
+                row = self.sink.row(record.partition, key)
+                if row is not None:
+                    left.changelog[key] = row
+            return None
         if applied is Applied.AFTER_GAP:
             self.metrics.version_gaps.inc()
             logger.warning(
                 "version gap: the snapshot is applied",
-                extra=outcome_fields(record, event, current, applied),
+                extra=outcome_fields(record, event, held, applied),
             )
         row = project(event)
-        # Encoded once for the store and the changelog record, which Faust's
-        # table would each encode anew; the store keeps bytes as they are.
-        return RowChange(
-            event.orderId, dumps(row), stored=False, line=applied_line(event, row, record.offset)
-        )
+        # Encoded once, for the store and the changelog record alike.
+        left.rows[key] = left.changelog[key] = dumps(row)
+        left.versions[key] = event.version
+        return applied_line(event, row, record.offset)
 
-    async def _write(self, record: ConsumerRecord, change: RowChange, batch: AppliedBatch) -> None:
-        """Store the row and hand its changelog record over; runs within ``writing_to_partition``.
-
-        Writes the table's store and changelog themselves, as the table would,
-        without its per-key machinery (sensors, Faust's producer buffer): on
-        this path that cost more than the rest of the work.
-        """
-        if change.payload is None:
-            return
-        if not change.stored:
-            self.orders_by_id.data[change.order_id] = change.payload
-            self.metrics.events_applied.inc()
-        await self._write_changelog(record, change.order_id, change.payload, batch)
-
-    async def _write_changelog(
-        self, record: ConsumerRecord, order_id: str, payload: bytes, batch: AppliedBatch
-    ) -> None:
-        key = order_id.encode()
-        batch.writes.append(
-            await hand_over(
-                lambda: self.app.producer.send(
-                    self.changelog_topic, key, payload, record.partition, None, None
-                ),
-                {"writing": "changelog record", "orderId": order_id, **position(record)},
-            )
-        )
+    def _held_version(self, partition: int, key: bytes, left: PartitionRows) -> int:
+        """The version of the order as the records before this one leave it (0: none)."""
+        if key in left.versions:
+            return left.versions[key]
+        row = self.sink.row(partition, key)
+        return 0 if row is None else int(orjson.loads(row)["version"])
 
     async def _dead_letter(self, record: ConsumerRecord, error: Exception) -> asyncio.Future:
         sent = await hand_over(

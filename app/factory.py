@@ -13,6 +13,7 @@ import faust
 from agents.cart import CartCommands, CartWriters, register_remote_commands
 from agents.cart_orders import CartOrders
 from agents.projector import Projector
+from agents.table_sink import TableSink, changelog_producer
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from infra.command_gateway import CommandGateway
 from infra.group_lease import GroupLease, lease_seconds
@@ -255,6 +256,9 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
             parts.metrics,
             parts.formats.events,
             parts.connection,
+            TableSink(
+                orders_by_id, changelog_producer(parts.connection, producer_options(settings))
+            ),
             max_records=settings.max_records_per_batch,
             delivery_timeout=settings.delivery_timeout,
         )

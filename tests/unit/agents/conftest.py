@@ -22,6 +22,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.structs import RecordMetadata
 
 from agents.projector import Projector
+from agents.table_sink import TableSink
 from app.factory import orders_table, value_formats
 from app.settings import OrdersSettings
 from infra.kafka_connection import KafkaConnection
@@ -90,21 +91,41 @@ class Commits:
         self.offsets.update(offsets)
 
 
-class AcknowledgedSends:
-    """Stands in for the producer: Kafka acknowledges every record at once, at the next offset."""
+class RecordBatch:
+    """What the sink's producer builds: the records of one batch."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, bytes]] = []
+
+    def append(self, *, key: bytes, value: bytes, timestamp: int | None) -> object:
+        self.records.append((key, value))
+        return object()  # not None: the batch had room
+
+
+class AcknowledgingProducer:
+    """Stands in for the sink's producer: Kafka acknowledges every batch at once, at the
+    next offsets of its partition."""
 
     def __init__(self) -> None:
         self.offsets: dict[TopicPartition, int] = {}
         self.records: list[tuple[bytes, bytes]] = []
 
-    async def send(
-        self, topic: str, key: bytes, value: bytes, partition: int, *_: Any
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def create_batch(self) -> RecordBatch:
+        return RecordBatch()
+
+    async def send_batch(
+        self, batch: RecordBatch, topic: str, *, partition: int
     ) -> asyncio.Future[RecordMetadata]:
-        self.records.append((key, value))
+        self.records += batch.records
         tp = TopicPartition(topic, partition)
-        offset = self.offsets[tp] = self.offsets.get(tp, -1) + 1
+        first = self.offsets.get(tp, 0)
+        self.offsets[tp] = first + len(batch.records)
         written = asyncio.get_running_loop().create_future()
-        written.set_result(RecordMetadata(topic, partition, tp, offset, -1, 0, 0))
+        written.set_result(RecordMetadata(topic, partition, tp, first, -1, 0, 0))
         return written
 
 
@@ -115,7 +136,7 @@ class OrdersHarness:
     metrics: ServiceMetrics
     dead_letters: Any
     commits: Commits
-    changelog: AcknowledgedSends
+    changelog: AcknowledgingProducer
     offset: int = 0
 
     async def consume(self, *records: tuple[bytes | None, bytes | None]) -> None:
@@ -152,14 +173,13 @@ class OrdersHarness:
 
 
 @pytest.fixture
-async def orders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> OrdersHarness:
+async def orders(tmp_path: Path) -> OrdersHarness:
     settings = OrdersSettings(topic_partitions=6)
     # The service's store: the projector writes rows as the encoded bytes RocksDB keeps.
     app = build_app("orders-test", store="rocksdb://", datadir=tmp_path)
     orders_by_id = orders_table(app, ShippedOrder, settings)
     # No producer runs here: every changelog write is acknowledged at once.
-    changelog = AcknowledgedSends()
-    monkeypatch.setattr(app.producer, "send", changelog.send)
+    changelog = AcknowledgingProducer()
     metrics = ServiceMetrics()
     app.flow_control.resume()  # a channel's put waits while the (unstarted) app's flow is off
     dead_letters = app.channel()
@@ -174,9 +194,11 @@ async def orders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> OrdersHarne
         metrics,
         JsonFormat(),
         KafkaConnection("127.0.0.1:1"),
+        TableSink(orders_by_id, lambda: changelog),
         max_records=settings.max_records_per_batch,
         delivery_timeout=DEADLINE,
     )
+    await projector.sink.start()
     return OrdersHarness(
         projector, orders_by_id, metrics, aiter(dead_letters), Commits(), changelog
     )
