@@ -10,8 +10,10 @@ WORKERS ?= 1
 BROKERS ?= 1
 CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
+#: The C load generator of the bench's wrk scenario (Debian's package wrk).
+WRK := /usr/bin/wrk
 
-.PHONY: run test unit lint fetch browser bench docker-test kafka-topics kafka-console-consumer clean
+.PHONY: run test unit lint fetch browser wrk bench docker-test kafka-topics kafka-console-consumer clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,9 +70,20 @@ kafka-topics: fetch
 kafka-console-consumer: fetch
 	$(KAFKA) tool console-consumer --topic $(or $(TOPIC),order-events) --from-beginning $(ARGS)
 
-## Benchmarks against baselines measured in the same run (~8 min on 2 cores); results in
+## Debian's wrk, the C load generator of the bench's wrk scenario: installed with apt-get
+## when missing and we are root, otherwise one line saying what to install.
+wrk:
+	@if [ -x $(WRK) ]; then exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; \
+	else \
+		echo "make bench needs $(WRK): install Debian's package wrk (as root: apt-get install wrk)" >&2; \
+		exit 1; \
+	fi
+
+## Benchmarks against baselines measured in the same run (~12 min on 2 cores); results in
 ## bench/results/. E.g. make bench ARGS="--quick", ARGS="--only scan --keep".
-bench: fetch
+bench: fetch wrk
 	$(BIN)/python -m bench $(ARGS)
 
 clean:

@@ -156,6 +156,8 @@ class CartWriters(Service):
         self.owned: dict[int, Ownership] = {}
         #: From a revoke until Faust's rebalance is complete: the assignment is not known.
         self._rebalancing = False
+        #: An assignment was taken up (before the first, this worker owns nothing yet).
+        self._taken_up = False
         #: Set when a completed rebalance's assignment is to be taken up.
         self._assignment_changed = asyncio.Event()
         super().__init__(**kwargs)
@@ -166,7 +168,8 @@ class CartWriters(Service):
     def restored(self) -> bool:
         """Every partition assigned has its store restored and its writer started."""
         return (
-            not self._rebalancing
+            self._taken_up
+            and not self._rebalancing
             and not self._assignment_changed.is_set()
             and all(each.restored.is_set() for each in self.owned.values())
         )
@@ -281,13 +284,14 @@ class CartWriters(Service):
                 delivery_timeout=self.delivery_timeout,
             )
             owned.restored.set()
+        self._taken_up = True
         logger.info(
             "writing partitions",
             extra={
                 "partitions": partitions,
-                "eventsRestored": restored.records,
-                "rowsRestored": restored.rows,
-                "recordsSkipped": restored.skipped,
+                "eventsRead": restored.records,
+                "rowsWritten": restored.rows,
+                "recordsInvalid": restored.invalid,
             },
         )
 

@@ -38,8 +38,9 @@ logger = logging.getLogger(__name__)
 #: (orderIds never start with a zero byte).
 NEXT_OFFSET_KEY = b"\x00next-offset"
 VERSION = struct.Struct(">q")
-#: Records a restore reads and writes as one batch.
-RESTORE_BATCH = 5000
+#: Records a restore reads and writes as one batch, before it lets the service's
+#: other work run (a batch of 1,000 takes some 30 ms).
+RESTORE_BATCH = 1000
 REGISTRY_RETRY_SECONDS = 1.0
 
 
@@ -80,9 +81,12 @@ class PartitionOrders:
 
 @dataclass
 class Restored:
+    """What a restore read: records, rows it wrote (the latest of each order per batch),
+    and records that are no valid event of their key's order."""
+
     records: int = 0
     rows: int = 0
-    skipped: int = 0
+    invalid: int = 0
 
 
 class CartOrders:
@@ -148,11 +152,14 @@ class CartOrders:
                 )
                 for tp, records in batches.items():
                     store = stores[tp]
-                    rows = await self._rows(store, [r for r in records if r.offset < ends[tp]])
+                    rows = await self._rows(
+                        store, [r for r in records if r.offset < ends[tp]], restored
+                    )
                     restored.records += len(records)
                     restored.rows += len(rows)
                     # Records written since the restore began are not ours to apply yet.
                     store.write(rows, min(records[-1].offset + 1, ends[tp]))
+                    await asyncio.sleep(0)  # the service's other work goes on meanwhile
                 for tp in list(remaining):
                     if await consumer.position(tp) >= ends[tp]:
                         if stores[tp].next_offset() < ends[tp]:  # ended in markers, not records
@@ -161,17 +168,17 @@ class CartOrders:
                         consumer.pause(tp)
         finally:
             await consumer.stop()
-        restored.skipped = restored.records - restored.rows
         return restored
 
     async def _rows(
-        self, store: PartitionOrders, records: list[ConsumerRecord]
+        self, store: PartitionOrders, records: list[ConsumerRecord], restored: Restored
     ) -> dict[bytes, bytes]:
         """The rows ``records`` leave, newer versions only."""
         rows: dict[bytes, bytes] = {}
         for record in records:
             event = await self._event_in(record)
             if event is None or record.value is None:
+                restored.invalid += 1
                 continue
             key = record.key
             held = rows.get(key) or store.row(key)

@@ -1,26 +1,25 @@
-"""The preloaded orders the projection, restart and memory scenarios share.
+"""The preloaded orders the projection, memory, restart and coldstart scenarios share.
 
 ``sizes.orders`` orders with ``sizes.events_per_order`` events each (1: created;
 2: then confirmed; all creations first, as a day would spread them) on
-``order-events``: the order service's table then holds ``sizes.orders`` orders.
-Produced once per run, by the first scenario that calls :func:`ensure_events`.
+``order-events``: the order service's table then holds ``sizes.orders`` orders,
+and so does the cart's once it is restarted (its table is restored from
+``order-events`` itself, at start-up only: a running cart does not read what
+others write there).  Produced once per run, by the first scenario that calls
+:func:`ensure_events`.
 """
 
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
 
-from app.settings import CartSettings
 from bench.kafka_io import LagProbe, produce_all
 from bench.run import BenchRun
 from bench.sizes import Sizes
-from bench.wire import Record, Templates, bench_order_id, fill
-from infra.topics import ORDER_EVENTS, changelog_topic, projector_group
+from bench.wire import Templates, bench_order_id
+from infra.topics import ORDER_EVENTS, projector_group
 
 logger = logging.getLogger(__name__)
-
-CART_CHANGELOG = changelog_topic(CartSettings.model_fields["app_id"].default).name
 
 
 def order_ids(sizes: Sizes) -> list[str]:
@@ -41,22 +40,6 @@ async def ensure_events(platform: BenchRun, sizes: Sizes) -> list[str]:
         )
         logger.info("preloaded %d events in %.1f s", count, time.monotonic() - started)
         platform.shared["events"] = True
-    return ids
-
-
-async def ensure_cart_rows(platform: BenchRun, sizes: Sizes) -> list[str]:
-    """The same orders as rows of the cart's table, written to its changelog.
-
-    Creating them through HTTP would take longer than the whole run; a
-    changelog record is exactly what the cart writes when it stores a row,
-    and a restarted cart recovers its table from it.
-    """
-    ids = order_ids(sizes)
-    if "cart_rows" not in platform.shared:
-        row = Templates(platform.events).cart_rows[sizes.events_per_order]
-        records: Iterator[Record] = ((each.encode(), fill(row, each), []) for each in ids)
-        await produce_all(platform.bootstrap_servers, CART_CHANGELOG, records)
-        platform.shared["cart_rows"] = True
     return ids
 
 

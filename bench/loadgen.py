@@ -136,3 +136,33 @@ async def count_found(
             return response.status == 200
 
     return sum(await asyncio.gather(*(found(each) for each in order_ids)))
+
+
+async def duplicate_create_statuses(
+    http: aiohttp.ClientSession, base_url: str, order_ids: list[str], concurrency: int = 32
+) -> Counter[int]:
+    """How ``/create-order`` answers a duplicate create of each of ``order_ids``, by status.
+
+    409 means the cart holds the order; 201 that it did not (it is created
+    again); anything else that it did not say.  A 409 writes nothing, so the
+    check leaves ``order-events`` as it was.
+    """
+    gate = asyncio.Semaphore(concurrency)
+
+    async def status(order_id: str) -> int:
+        async with (
+            gate,
+            http.post(
+                f"{base_url}/create-order", data=create_body(order_id), headers=JSON
+            ) as response,
+        ):
+            await response.read()
+            return response.status
+
+    return Counter(await asyncio.gather(*(status(each) for each in order_ids)))
+
+
+def other_statuses(statuses: Counter[int], expected: int) -> str:
+    """The answers other than ``expected``, e.g. ``"201 × 2, 504 × 30"``; "none" if none."""
+    others = sorted((status, count) for status, count in statuses.items() if status != expected)
+    return ", ".join(f"{status} × {count}" for status, count in others) or "none"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 
-from app.settings import OrdersSettings
+from app.settings import CartSettings, OrdersSettings
 from infra.kafka_connection import KafkaConnection
 from infra.topics import TopicSpec, changelog_topic, create_topics
 from infra.value_formats import JSON_FORMAT, ValueFormat
@@ -24,6 +24,7 @@ from local_kafka.services import ServiceProcess
 from local_kafka.stack import PARTITIONS, LocalStack
 
 ORDERS_APP_ID = OrdersSettings.model_fields["app_id"].default
+CART_APP_ID = CartSettings.model_fields["app_id"].default
 
 
 @dataclass
@@ -48,6 +49,12 @@ class BenchRun:
     @property
     def cart(self) -> ServiceProcess:
         return self.stack.cart
+
+    @property
+    def cart_state(self) -> Path:
+        """Everything the cart keeps on disk: ``<CART_DATA_DIR>/<app id>``, its table's
+        stores under ``cart_orders_by_id``.  Not its data dir: the order service shares it."""
+        return self.cart.data_dir / CART_APP_ID
 
     @property
     def orders(self) -> ServiceProcess:

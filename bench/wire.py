@@ -1,23 +1,20 @@
 """Records for preloading, in exactly the wire format the services write and read.
 
-Built once from real ``OrderEvent`` / ``CartOrder`` records and the run's
-value format (Avro through the registry, as ``make run`` writes, or JSON),
-then copied per orderId by substituting the id's bytes: a million records
-could not be encoded one by one in the time budget.  Every orderId has the
-placeholder's length, so the substitution keeps Avro's length prefixes
-right.  Each event template is decoded and checked with
-``OrderEvent.from_wire`` first, as the order service checks every event it
-reads.
+Built once from real ``OrderEvent`` records and the run's value format (Avro
+through the registry, as ``make run`` writes, or JSON), then copied per
+orderId by substituting the id's bytes: a million records could not be
+encoded one by one in the time budget.  Every orderId has the placeholder's
+length, so the substitution keeps Avro's length prefixes right.  Each event
+template is decoded and checked with ``OrderEvent.from_wire`` first, as the
+order service and the cart's restore check every event they read.
 """
 
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from infra.value_formats import ValueFormat
-from models.codec import dumps
 from models.events import EventType, OrderEvent
 from models.order import Order, OrderItem, items_total
-from models.state import CartOrder
 from models.status import OrderStatus
 
 #: Key, value, headers: a record as the services write it.
@@ -53,7 +50,7 @@ def _order(status: OrderStatus) -> Order:
 
 
 class Templates:
-    """Event version 1 (created) and 2 (confirmed), and the cart's row after each."""
+    """Event version 1 (created) and 2 (confirmed)."""
 
     def __init__(self, events: ValueFormat) -> None:
         self.content_type = events.content_type
@@ -68,15 +65,6 @@ class Templates:
                     version=version,
                     occurredAt=_MOMENT,
                     order=_order(status),
-                ).to_wire()
-            )
-            for version, status in _STATUS.items()
-        }
-        # The cart's table changelog is JSON whatever the value format.
-        self.cart_rows = {
-            version: dumps(
-                CartOrder(
-                    order=_order(status), version=version, lastCommandId=f"{PLACEHOLDER}-{version}"
                 ).to_wire()
             )
             for version, status in _STATUS.items()
