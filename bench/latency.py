@@ -87,6 +87,7 @@ async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
     # The size of a real event.
     value = Templates(platform.events).event(bench_order_id("trip", 1), 1)[1]
     figures = []
+    # The moderate rate is held to the end-to-end target, the high one to keeping up.
     for rate, targeted in ((sizes.latency_rate, True), (sizes.high_latency_rate, False)):
         ours: list[Metrics] = []
         base: list[Metrics] = []
@@ -121,7 +122,7 @@ def _figures(
             "creates answered 201",
             "req/s",
             column(ours, "rate"),
-            target=Target(">=", rate * 0.95) if targeted else None,
+            target=Target(">=", rate * (0.95 if targeted else 0.99)),
             note=f"open loop at {rate:g}/s; below it the cart is saturated and the latency "
             "above is at the cart's capacity, not at this rate",
         ),
@@ -131,7 +132,13 @@ def _figures(
             "count",
             column(ours, "skipped"),
         ),
-        Figure(NAME, "create p99", "ms", column(ours, "create_p99")),
+        Figure(
+            NAME,
+            "create p99",
+            "ms",
+            column(ours, "create_p99"),
+            target=None if targeted else Target("<=", 50),
+        ),
         Figure(
             NAME,
             "errors (non-201, never visible)",

@@ -106,7 +106,7 @@ async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
             "req/s",
             column(ours, "rate"),
             column(base, "rate"),
-            Target(">=", 0.25, relative=True),
+            Target(">=", 0.2, relative=True),
             note="baseline: POST to a no-op view of an app from the services' own factory (the "
             "same Faust worker, options and middlewares; no validation, no Kafka), same "
             "requests, same load generator",
