@@ -16,7 +16,7 @@ from agents.projector import Projector
 from agents.table_sink import TableSink, changelog_producer
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from infra.command_gateway import CommandGateway
-from infra.group_lease import GroupLease, lease_seconds
+from infra.group_lease import HEARTBEAT_SECONDS, LEASE_SECONDS, GroupLease
 from infra.kafka_connection import KafkaConnection
 from infra.logs import logging_config
 from infra.metrics import ServiceMetrics
@@ -26,7 +26,6 @@ from infra.topic_scan import TopicScanner
 from infra.topics import (
     CART_TABLE,
     COMMAND_REPLIES,
-    EVENT_MAX_AGE_SECONDS,
     ORDER_COMMANDS,
     ORDER_EVENTS,
     ORDERS_TABLE,
@@ -61,7 +60,7 @@ def create_app(
     return ServiceApp(
         settings.app_id,
         kafka=kafka,
-        lease=GroupLease(lease_seconds(settings.consumer_session_timeout, EVENT_MAX_AGE_SECONDS)),
+        lease=GroupLease(LEASE_SECONDS),
         env_prefix=settings.faust_env_prefix,
         autodiscover=False,
         store="rocksdb://",
@@ -75,7 +74,7 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.consumer_session_timeout,
         consumer_group_instance_id=settings.group_instance_id,
-        broker_heartbeat_interval=settings.consumer_session_timeout / 3,
+        broker_heartbeat_interval=HEARTBEAT_SECONDS,
         logging_config=logging_config(settings.log_level),
         web_bind=settings.web_bind,
         web_host=settings.web_host,

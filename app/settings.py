@@ -12,8 +12,9 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from infra.group_lease import shortest_safe_session
 from infra.kafka_connection import KafkaConnection, SaslMechanism, SecurityProtocol
-from infra.topics import ORDER_TOPICS, is_internal_topic
+from infra.topics import EVENT_MAX_AGE_SECONDS, ORDER_TOPICS, is_internal_topic
 
 
 def _comma_separated(value: object) -> object:
@@ -61,9 +62,8 @@ class ServiceSettings(BaseSettings):
     #: ``max.message.bytes``.
     producer_max_batch_bytes: int = Field(default=262144, ge=1024, le=1000000)
     #: Seconds before the group gives a silent (crashed) worker's partitions
-    #: to the others; Faust's default is 60.  The cart's writers act as owners
-    #: only within ``session timeout − 4 s`` of the group's last word
-    #: (infra.group_lease), so it is at least 6 s.
+    #: to the others; Faust's default is 60.  The cart needs at least 15 (see
+    #: CartSettings).
     consumer_session_timeout: float = Field(default=10.0, ge=6.0)
     #: Static group membership: a worker restarted within the session timeout
     #: takes its partitions back at once, without a rebalance that waits out
@@ -123,6 +123,12 @@ class CartSettings(ServiceSettings):
     #: Most commands of a partition decided and sent but not yet acknowledged
     #: by Kafka; the next one waits for room.
     max_in_flight: int = Field(default=1000, ge=1)
+    #: A cart worker's partitions move on only after the longest an event it
+    #: decided may still be appended (infra.group_lease): 15 s.
+    consumer_session_timeout: float = Field(
+        default=shortest_safe_session(EVENT_MAX_AGE_SECONDS),
+        ge=shortest_safe_session(EVENT_MAX_AGE_SECONDS),
+    )
 
 
 class OrdersSettings(ServiceSettings):

@@ -8,9 +8,10 @@ new owner decides from ``order-events`` as it found it.
 
 The lease is the time since the coordinator last confirmed the membership
 (a heartbeat it answered, counted from when it was sent, or a completed
-rebalance).  It ends ``session timeout − max age of an event − 1 s`` later,
-and ``order-events`` refuses records stamped more than that max age ago
-(``message.timestamp.before.max.ms``): an event handed to the producer
+rebalance): three heartbeat intervals.  ``order-events`` refuses records
+stamped more than a max age ago (``message.timestamp.before.max.ms``), and
+the group waits ``session timeout ≥ lease + max age + 1 s`` before it gives
+a silent member's partitions to another: an event handed to the producer
 under the lease but held up past it (the worker paused with the event in
 the producer's buffer) is refused by the broker before the group could have
 moved the partition.  So no event decided by a former owner is appended
@@ -23,6 +24,10 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer
 
+#: How often a member tells the coordinator it is alive.
+HEARTBEAT_SECONDS = 1.0
+#: How long a confirmation holds: three heartbeats, two of which may be late.
+LEASE_SECONDS = 3 * HEARTBEAT_SECONDS
 #: The margin for the send → receipt delay of a heartbeat and for clocks.
 MARGIN_SECONDS = 1.0
 
@@ -40,8 +45,9 @@ class GroupLease:
         return time.monotonic() - self._confirmed_at < self.seconds
 
 
-def lease_seconds(session_timeout: float, event_max_age: float) -> float:
-    return session_timeout - event_max_age - MARGIN_SECONDS
+def shortest_safe_session(event_max_age: float) -> float:
+    """The shortest session timeout with which a lease cannot outlive the membership."""
+    return LEASE_SECONDS + event_max_age + MARGIN_SECONDS
 
 
 def confirm_on_heartbeats(consumer: AIOKafkaConsumer, lease: GroupLease) -> None:

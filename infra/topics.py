@@ -47,8 +47,10 @@ ORDER_COMMANDS_DLQ = TopicSpec("order-commands.DLQ", {"retention.ms": "-1"})
 COMMAND_ID_HEADER = "commandId"
 #: How old (by its own timestamp) an event may be when the broker appends it: a
 #: worker that lost its partitions while paused cannot append what it decided
-#: before (infra.group_lease).
-EVENT_MAX_AGE_SECONDS = 3.0
+#: before (infra.group_lease).  Longer than a leader's failover (Kafka fences a
+#: silent broker after 9 s by default), so that events delayed by one are not
+#: refused.
+EVENT_MAX_AGE_SECONDS = 11.0
 #: Every change of every order (OrderEvent), for all consumers; kept forever,
 #: so the topic scan finds every orderId ever written.
 ORDER_EVENTS = TopicSpec(
