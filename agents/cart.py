@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 #: Between two attempts to read a command while the registry does not answer.
 REGISTRY_RETRY_SECONDS = 1.0
+#: How long the events' producer waits for a leader's answer before it asks for
+#: the new leader: a hung one must not hold an event near its max age.
+EVENT_REQUEST_TIMEOUT_MS = 2000
 
 
 def partition_of(order_id: str, partitions: int) -> int:
@@ -317,7 +320,7 @@ class CartWriters(Service):
             **self.kafka.client_options(),
             acks="all",
             enable_idempotence=True,
-            **self.producer_options,
+            **{**self.producer_options, "request_timeout_ms": EVENT_REQUEST_TIMEOUT_MS},
         )
         await self.producer.start()
 

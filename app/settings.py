@@ -124,7 +124,7 @@ class CartSettings(ServiceSettings):
     #: by Kafka; the next one waits for room.
     max_in_flight: int = Field(default=1000, ge=1)
     #: A cart worker's partitions move on only after the longest an event it
-    #: decided may still be appended (infra.group_lease): 15 s.
+    #: decided may still be appended (infra.group_lease): 24 s.
     consumer_session_timeout: float = Field(
         default=shortest_safe_session(EVENT_MAX_AGE_SECONDS),
         ge=shortest_safe_session(EVENT_MAX_AGE_SECONDS),

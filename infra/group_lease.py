@@ -18,11 +18,14 @@ moved the partition.  So no event decided by a former owner is appended
 after the next owner has read the partition (ADR in docs/design.md).
 """
 
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer
+
+logger = logging.getLogger(__name__)
 
 #: How often a member tells the coordinator it is alive.
 HEARTBEAT_SECONDS = 1.0
@@ -36,13 +39,26 @@ class GroupLease:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._confirmed_at = -math.inf
+        self._lapsed = False
 
     def confirm(self, at: float | None = None) -> None:
         self._confirmed_at = max(self._confirmed_at, time.monotonic() if at is None else at)
+        if self._lapsed:
+            self._lapsed = False
+            logger.info("group membership confirmed again: the writers publish")
 
     @property
     def held(self) -> bool:
-        return time.monotonic() - self._confirmed_at < self.seconds
+        unconfirmed = time.monotonic() - self._confirmed_at
+        if unconfirmed < self.seconds:
+            return True
+        if not self._lapsed:
+            self._lapsed = True
+            logger.warning(
+                "group membership not confirmed: the writers publish nothing until it is",
+                extra={"secondsUnconfirmed": round(unconfirmed, 1)},
+            )
+        return False
 
 
 def shortest_safe_session(event_max_age: float) -> float:
