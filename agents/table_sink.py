@@ -2,11 +2,11 @@
 
 The projector writes rows it has encoded once: the store of the row's
 partition (one RocksDB write batch for the partition's records) and the
-row's changelog record (one record batch per partition), then, once Kafka has
-acknowledged them, how far the changelog holds the rows, which is where a
-recovery of the store begins.  Faust's own table writes do the same per key,
-with sensors, a producer buffer and a key index that grows with every key;
-here that per-key machinery was most of the projector's time.
+row's changelog record, then, once Kafka has acknowledged them, how far the
+changelog holds the rows, which is where a recovery of the store begins.
+Faust's own table writes do the same per key, with sensors, a producer
+buffer and a key index that grows with every key; here that per-key
+machinery was most of the projector's time.
 
 Faust's table still owns the store (assignment, recovery, standbys, reads):
 only the write path is this module's, and it reads the rows' bytes as the
@@ -30,13 +30,9 @@ from infra.kafka_connection import KafkaConnection
 
 @dataclass(frozen=True)
 class ChangelogWrite:
-    """One record batch of changelog records: acknowledged with its first offset."""
+    """A changelog record handed to the producer: acknowledged with its offset."""
 
     written: asyncio.Future[RecordMetadata]
-    records: int
-
-    def last_offset(self) -> int:
-        return self.written.result().offset + self.records - 1
 
 
 def changelog_producer(
@@ -70,7 +66,13 @@ class TableSink:
     async def write(
         self, partition: int, rows: Mapping[bytes, bytes], changelog: Mapping[bytes, bytes]
     ) -> list[ChangelogWrite]:
-        """Store ``rows`` in one write batch; hand ``changelog`` over as record batches."""
+        """Store ``rows`` in one write batch, then hand ``changelog`` over, record by record.
+
+        Records, not a prebuilt record batch: aiokafka holds a batch handed
+        over until the one before it for the partition has gone out, which
+        would hold the projector's loop (and so each order's visibility) for
+        the producer's linger and a round trip.
+        """
         if rows:
             batch = WriteBatch(raw_mode=True)
             for key, row in rows.items():
@@ -78,26 +80,16 @@ class TableSink:
             self.table.data._db_for_partition(partition).write(batch)
         producer = self._producer
         assert producer is not None  # started with the projector
-        writes: list[ChangelogWrite] = []
-        builder, records = producer.create_batch(), 0
+        writes = []
         for key, row in changelog.items():
-            if builder.append(key=key, value=row, timestamp=None) is None:  # full
-                writes.append(await self._send(builder, partition, records))
-                builder, records = producer.create_batch(), 0
-                builder.append(key=key, value=row, timestamp=None)
-            records += 1
-        if records:
-            writes.append(await self._send(builder, partition, records))
+            written = await hand_over(
+                lambda key=key, row=row: producer.send(
+                    self.changelog_topic, row, key=key, partition=partition
+                ),
+                {"writing": "changelog record", "key": key.decode(), "partition": partition},
+            )
+            writes.append(ChangelogWrite(written))
         return writes
-
-    async def _send(self, builder: Any, partition: int, records: int) -> ChangelogWrite:
-        producer = self._producer
-        assert producer is not None
-        written = await hand_over(
-            lambda: producer.send_batch(builder, self.changelog_topic, partition=partition),
-            {"writing": "changelog records", "partition": partition, "records": records},
-        )
-        return ChangelogWrite(written, records)
 
     def persist(self, written: list[ChangelogWrite]) -> None:
         """Keep in the store how far the changelog holds its rows, as Faust's table writes do:
@@ -105,6 +97,6 @@ class TableSink:
         furthest: dict[TopicPartition, int] = {}
         for each in written:  # in order of their offsets within a partition
             metadata = each.written.result()
-            furthest[metadata.topic_partition] = each.last_offset()
+            furthest[metadata.topic_partition] = metadata.offset
         for tp, offset in furthest.items():
             self.table.data.set_persisted_offset(tp, offset)

@@ -18,7 +18,7 @@ import aiohttp
 
 from app.settings import CartSettings, OrdersSettings
 from infra.kafka_connection import KafkaConnection
-from infra.topics import TopicSpec, changelog_topic, create_topics
+from infra.topics import ORDER_TOPICS, TopicSpec, changelog_topic, create_topics
 from infra.value_formats import JSON_FORMAT, ValueFormat
 from local_kafka.services import ServiceProcess
 from local_kafka.stack import PARTITIONS, LocalStack
@@ -104,10 +104,16 @@ async def wait_ready(
     raise TimeoutError(f"{service.name} not ready within {timeout:g} s; see {service.log_path}")
 
 
+#: The topic the scan scenario fills and scans.
+SCAN_TOPIC = "bench-scan"
+
+
 @contextlib.contextmanager
 def bench_run(workdir: Path) -> Iterator[BenchRun]:
     """The stack up and ready; everything stopped on the way out, also what scenarios replaced."""
-    with LocalStack(workdir) as stack:
+    # The scan scenario's topic is one the order service may scan (a setting).
+    scannable = ",".join((*ORDER_TOPICS, SCAN_TOPIC))
+    with LocalStack(workdir, service_env={"ORDERS_SCANNABLE_TOPICS": scannable}) as stack:
         first = stack.services
         try:
             yield BenchRun(stack)

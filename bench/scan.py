@@ -17,14 +17,14 @@ import aiohttp
 from bench.kafka_io import produce_all, read_all
 from bench.loadgen import http_session
 from bench.procstat import PeakRss
-from bench.run import BenchRun
+from bench.run import SCAN_TOPIC, BenchRun
 from bench.sizes import Sizes
 from bench.stats import Figure, Metrics, Target, column
 from bench.wire import Templates, bench_order_id
 from models.codec import loads
 
 NAME = "scan"
-TOPIC = "bench-scan"
+TOPIC = SCAN_TOPIC
 
 
 async def _preload(platform: BenchRun, sizes: Sizes) -> None:

@@ -91,20 +91,9 @@ class Commits:
         self.offsets.update(offsets)
 
 
-class RecordBatch:
-    """What the sink's producer builds: the records of one batch."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[bytes, bytes]] = []
-
-    def append(self, *, key: bytes, value: bytes, timestamp: int | None) -> object:
-        self.records.append((key, value))
-        return object()  # not None: the batch had room
-
-
 class AcknowledgingProducer:
-    """Stands in for the sink's producer: Kafka acknowledges every batch at once, at the
-    next offsets of its partition."""
+    """Stands in for the sink's producer: Kafka acknowledges every record at once, at the
+    next offset of its partition."""
 
     def __init__(self) -> None:
         self.offsets: dict[TopicPartition, int] = {}
@@ -114,18 +103,14 @@ class AcknowledgingProducer:
 
     async def stop(self) -> None: ...
 
-    def create_batch(self) -> RecordBatch:
-        return RecordBatch()
-
-    async def send_batch(
-        self, batch: RecordBatch, topic: str, *, partition: int
+    async def send(
+        self, topic: str, value: bytes, *, key: bytes, partition: int
     ) -> asyncio.Future[RecordMetadata]:
-        self.records += batch.records
+        self.records.append((key, value))
         tp = TopicPartition(topic, partition)
-        first = self.offsets.get(tp, 0)
-        self.offsets[tp] = first + len(batch.records)
+        offset = self.offsets[tp] = self.offsets.get(tp, -1) + 1
         written = asyncio.get_running_loop().create_future()
-        written.set_result(RecordMetadata(topic, partition, tp, first, -1, 0, 0))
+        written.set_result(RecordMetadata(topic, partition, tp, offset, -1, 0, 0))
         return written
 
 
