@@ -42,18 +42,14 @@ from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
 from infra.reachability import Dependencies
-from infra.schema_registry import RegistryError
 from infra.topics import COMMAND_ID_HEADER, OrderTopics
 from infra.transport import SEND_FAILURES, STARTUP_WAIT_SECONDS
-from infra.value_formats import UndecodableValue, ValueFormat, ValueFormats
+from infra.value_formats import ValueFormats, read_order_record
 from models.commands import CommandReply, OrderCommand, Outcome
 from models.events import OrderEvent
-from models.wire import InvalidRecord
 
 logger = logging.getLogger(__name__)
 
-#: Between two attempts to read a command while the registry does not answer.
-REGISTRY_RETRY_SECONDS = 1.0
 #: How long the events' producer waits for a leader's answer before it asks for
 #: the new leader: a hung one must not hold an event near its max age.
 EVENT_REQUEST_TIMEOUT_MS = 2000
@@ -62,25 +58,6 @@ EVENT_REQUEST_TIMEOUT_MS = 2000
 def partition_of(order_id: str, partitions: int) -> int:
     """The partition Kafka's default partitioner (and so Faust's producer) gives the key."""
     return (murmur2(order_id.encode()) & 0x7FFFFFFF) % partitions
-
-
-async def decode_command(
-    key: bytes | None, value: bytes | None, commands_format: ValueFormat
-) -> OrderCommand:
-    """The command in a record of ``order-commands``; :class:`InvalidRecord` if there is none.
-
-    Lets :class:`RegistryError` through: an unreachable registry says
-    nothing about the record.
-    """
-    if value is None:
-        raise InvalidRecord("record has no value")
-    try:
-        command = OrderCommand.from_wire(await commands_format.decode(value))
-    except UndecodableValue as exc:
-        raise InvalidRecord(str(exc)) from None
-    if key != command.orderId.encode():
-        raise InvalidRecord(f"record key {key!r:.80} is not the command's orderId")
-    return command
 
 
 def unreadable_reply(record: faust.EventT) -> CommandReply | None:
@@ -343,19 +320,6 @@ def register_remote_commands(
     """The agent that hands the commands other workers wrote to ``order-commands`` to the
     writer of their partition, and answers them through the reply path, in order."""
 
-    async def read(record: faust.EventT) -> OrderCommand:
-        """The record's command, waiting out a registry outage: it must not be skipped."""
-        message = record.message
-        while True:
-            try:
-                return await decode_command(message.key, record.value, formats.commands)
-            except RegistryError as exc:
-                logger.warning(
-                    "cannot read the command until the registry answers",
-                    extra={**position(message), "error": repr(exc)},
-                )
-                await asyncio.sleep(REGISTRY_RETRY_SECONDS)
-
     async def dead_letter(record: faust.EventT, error: Exception) -> asyncio.Future[RecordMetadata]:
         message = record.message
         metrics.commands.labels("unreadable", "dead_lettered").inc()
@@ -417,7 +381,9 @@ def register_remote_commands(
                 partition = record.message.partition
                 writer = await writers.writer_of(partition)
                 try:
-                    command = await read(record)
+                    command = await read_order_record(
+                        OrderCommand, record.message, formats.commands
+                    )
                 except Exception as exc:  # whatever the record holds: it stops nothing
                     await handled.put((record, await dead_letter(record, exc), True))
                 else:

@@ -16,7 +16,6 @@ decoding rows.
 """
 
 import asyncio
-import logging
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,14 +24,10 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
-from infra.dead_letters import position
 from infra.kafka_connection import KafkaConnection
-from infra.schema_registry import RegistryError
-from infra.value_formats import UndecodableValue, ValueFormat
+from infra.value_formats import ValueFormat, read_order_record
 from models.events import OrderEvent
 from models.wire import InvalidRecord
-
-logger = logging.getLogger(__name__)
 
 #: The store's own key for the offset of ``order-events`` it holds every record before
 #: (orderIds never start with a zero byte).
@@ -41,7 +36,6 @@ VERSION = struct.Struct(">q")
 #: Records a restore reads and writes as one batch, before it lets the service's
 #: other work run (a batch of 1,000 takes some 30 ms).
 RESTORE_BATCH = 1000
-REGISTRY_RETRY_SECONDS = 1.0
 
 
 def row_of(version: int, event_bytes: bytes) -> bytes:
@@ -189,18 +183,7 @@ class CartOrders:
 
     async def _event_in(self, record: ConsumerRecord) -> OrderEvent | None:
         """The event a record holds if it is a valid event of its key's order; else None."""
-        while True:
-            try:
-                if record.value is None:
-                    return None
-                event = OrderEvent.from_wire(await self.events_format.decode(record.value))
-            except RegistryError as exc:  # says nothing about the record: wait it out
-                logger.warning(
-                    "cannot restore until the registry answers",
-                    extra={**position(record), "error": repr(exc)},
-                )
-                await asyncio.sleep(REGISTRY_RETRY_SECONDS)
-                continue
-            except (UndecodableValue, InvalidRecord):
-                return None
-            return event if record.key == event.orderId.encode() else None
+        try:
+            return await read_order_record(OrderEvent, record, self.events_format)
+        except InvalidRecord:
+            return None

@@ -34,19 +34,16 @@ from infra.dead_letters import dead_letter_headers, position
 from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
-from infra.schema_registry import RegistryError
 from infra.topics import OrderTopics, projector_group
 from infra.transport import FETCH_MAX_WAIT_MS, STARTUP_WAIT_SECONDS
-from infra.value_formats import UndecodableValue, ValueFormat
+from infra.value_formats import ValueFormat, read_order_record
 from models.codec import dumps
 from models.events import OrderEvent
 from models.money import shipping_cost
 from models.state import ShippedOrder
-from models.wire import InvalidRecord
 
 logger = logging.getLogger(__name__)
 
-REGISTRY_RETRY_SECONDS = 1.0
 #: How long one fetch waits for records (and so how soon a revoke is noticed).
 POLL_MS = 200
 #: Batches applied but not yet committed; the fetch loop waits beyond that.
@@ -91,28 +88,6 @@ def project(event: OrderEvent) -> ShippedOrder:
     return ShippedOrder(
         order=order, version=event.version, shippingCost=shipping_cost(order.totalAmount)
     )
-
-
-async def decode_event(
-    key: bytes | None, value: bytes | None, events_format: ValueFormat
-) -> OrderEvent:
-    """The event in a record of ``order-events``; :class:`InvalidRecord` if there is none.
-
-    Lets :class:`RegistryError` through: an unreachable registry says
-    nothing about the record.
-    """
-    if value is None:
-        raise InvalidRecord("record has no value")
-    try:
-        data = await events_format.decode(value)
-    except UndecodableValue as exc:
-        raise InvalidRecord(str(exc)) from None
-    if not isinstance(data, dict):
-        raise InvalidRecord("an OrderEvent must be a JSON object")
-    event = OrderEvent.from_wire(data)
-    if key != event.orderId.encode():
-        raise InvalidRecord(f"record key {key!r:.80} is not the event's orderId")
-    return event
 
 
 def outcome_fields(
@@ -296,18 +271,6 @@ class Projector(Service):
             await self._consumer.stop()
         await self.sink.stop()
 
-    async def _decode(self, record: ConsumerRecord) -> OrderEvent:
-        """Decode, waiting out a registry outage: the record must not be skipped."""
-        while True:
-            try:
-                return await decode_event(record.key, record.value, self.events_format)
-            except RegistryError as exc:
-                logger.warning(
-                    "cannot decode until the registry answers",
-                    extra={**position(record), "error": repr(exc)},
-                )
-                await asyncio.sleep(REGISTRY_RETRY_SECONDS)
-
     async def _handle(
         self, consumer: AIOKafkaConsumer, batches: Mapping[TopicPartition, list[ConsumerRecord]]
     ) -> None:
@@ -317,7 +280,7 @@ class Projector(Service):
             applied, left = [], PartitionRows()
             for record in records:
                 try:
-                    event = await self._decode(record)
+                    event = await read_order_record(OrderEvent, record, self.events_format)
                     line = self._apply(record, event, left)
                 except Exception as exc:  # whatever the record holds: it stops nothing
                     batch.dead_letters.append(await self._dead_letter(record, exc))

@@ -12,21 +12,28 @@ not seen needs the registry (async ``decode``); Faust's codecs are
 synchronous, so they decode from the cache only (``decode_cached``).
 """
 
+import asyncio
 import io
 import logging
 import struct
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import faust
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from mode import Service
 
+from infra.dead_letters import RecordAt, position
 from infra.reachability import DependencyUnavailable
-from infra.schema_registry import SchemaRegistryClient, UnknownSchema
+from infra.schema_registry import RegistryError, SchemaRegistryClient, UnknownSchema
 from models import codec
+from models.commands import OrderCommand
+from models.events import OrderEvent
+from models.wire import InvalidRecord
 
 logger = logging.getLogger(__name__)
 
+#: Between two attempts to read a record while the registry does not answer.
+REGISTRY_RETRY_SECONDS = 1.0
 MAGIC = b"\x00"
 HEADER = struct.Struct(">bI")
 COMPATIBILITY = "BACKWARD"
@@ -117,6 +124,44 @@ class AvroFormat:
         if schema_id_of(payload) == self.schema_id:
             return read_avro(payload, self.parsed)
         return read_avro(payload, await writer_schema(payload, self.registry), self.parsed)
+
+
+#: The records of the order topics, each keyed by its order.
+R = TypeVar("R", OrderCommand, OrderEvent)
+
+
+async def decode_order_record(
+    record_type: type[R], key: bytes | None, value: bytes | None, value_format: ValueFormat
+) -> R:
+    """The ``record_type`` a Kafka record holds, keyed by its orderId; :class:`InvalidRecord`
+    if it holds none (no value, bytes of no value, a wrong shape, another order's key).
+
+    Lets :class:`~infra.schema_registry.RegistryError` through: an unreachable
+    registry says nothing about the record.
+    """
+    if value is None:
+        raise InvalidRecord("record has no value")
+    try:
+        record = record_type.from_wire(await value_format.decode(value))
+    except UndecodableValue as exc:
+        raise InvalidRecord(str(exc)) from None
+    if key != record.orderId.encode():
+        raise InvalidRecord(f"record key {key!r:.80} is not the record's orderId")
+    return record
+
+
+async def read_order_record(record_type: type[R], record: RecordAt, value_format: ValueFormat) -> R:
+    """:func:`decode_order_record`, waiting out a registry that does not answer (logged):
+    a record must not be skipped for it."""
+    while True:
+        try:
+            return await decode_order_record(record_type, record.key, record.value, value_format)
+        except RegistryError as exc:
+            logger.warning(
+                "cannot read the record until the registry answers",
+                extra={**position(record), "error": repr(exc)},
+            )
+            await asyncio.sleep(REGISTRY_RETRY_SECONDS)
 
 
 def value_subject(topic: str) -> str:

@@ -5,10 +5,11 @@ from decimal import Decimal
 import pytest
 from faust.types import Message
 
-from agents.projector import Applied, classify, decode_event, project
+from agents.projector import Applied, classify, project
 from infra.dead_letters import dead_letter_headers
-from infra.value_formats import JsonFormat
+from infra.value_formats import JsonFormat, decode_order_record
 from models import codec
+from models.events import OrderEvent
 from models.order import Order
 from models.status import OrderStatus
 from models.wire import InvalidRecord
@@ -69,7 +70,9 @@ def test_should_replace_the_whole_order_by_the_snapshot():
 async def test_should_decode_an_event_record_keyed_by_its_order_id():
     event = make_event(make_order("ORD-5"), version=2)
 
-    decoded = await decode_event(b"ORD-5", codec.dumps(event.to_wire()), JsonFormat())
+    decoded = await decode_order_record(
+        OrderEvent, b"ORD-5", codec.dumps(event.to_wire()), JsonFormat()
+    )
 
     assert decoded == event
 
@@ -87,7 +90,7 @@ async def test_should_decode_an_event_record_keyed_by_its_order_id():
 )
 async def test_should_refuse_to_decode_an_unusable_record(key, value, reason: str):
     with pytest.raises(InvalidRecord, match=reason):
-        await decode_event(key, value, JsonFormat())
+        await decode_order_record(OrderEvent, key, value, JsonFormat())
 
 
 def test_dead_letter_headers_keep_the_original_ones_and_say_what_went_wrong():
