@@ -166,15 +166,19 @@ class CartWriters(Service):
         assert owned.writer is not None
         return owned.writer
 
-    def remote_send_started(self, order_id: str) -> None:
-        if (owned := self.owned.get(partition_of(order_id, self.partitions))) is not None:
+    def remote_send_started(self, order_id: str) -> object:
+        """Told before a command is written to ``order-commands``; what to hand back when
+        the write has ended (the partition's ownership as it stands, if this worker's)."""
+        owned = self.owned.get(partition_of(order_id, self.partitions))
+        if owned is not None:
             owned.remote_sends_in_flight += 1
+        return owned
 
-    def remote_send_ended(self, order_id: str, sent: RecordMetadata | None) -> None:
-        if (owned := self.owned.get(partition_of(order_id, self.partitions))) is not None:
-            owned.remote_sends_in_flight -= 1
+    def remote_send_ended(self, started: object, sent: RecordMetadata | None) -> None:
+        if isinstance(started, Ownership):  # counted there, whatever happened since
+            started.remote_sends_in_flight -= 1
             if sent is not None:
-                owned.read_before_opening = max(owned.read_before_opening, sent.offset + 1)
+                started.read_before_opening = max(started.read_before_opening, sent.offset + 1)
 
     def remote_read(self, partition: int, offset: int) -> None:
         if (owned := self.owned.get(partition)) is not None:

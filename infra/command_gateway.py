@@ -43,8 +43,8 @@ class NoReplyInTime(Exception):
 class RemoteSends(Protocol):
     """Told of each command this worker writes to ``order-commands``."""
 
-    def remote_send_started(self, order_id: str) -> None: ...
-    def remote_send_ended(self, order_id: str, sent: RecordMetadata | None) -> None: ...
+    def remote_send_started(self, order_id: str) -> object: ...
+    def remote_send_ended(self, started: object, sent: RecordMetadata | None) -> None: ...
 
 
 class CommandGateway(Service):
@@ -102,7 +102,7 @@ class CommandGateway(Service):
         return True
 
     async def _send(self, command: OrderCommand) -> None:
-        self.remote_sends.remote_send_started(command.orderId)
+        started = self.remote_sends.remote_send_started(command.orderId)
         sent = None
         try:
             written = await self.commands_topic.send(
@@ -112,7 +112,7 @@ class CommandGateway(Service):
             )
             sent = await written
         finally:
-            self.remote_sends.remote_send_ended(command.orderId, sent)
+            self.remote_sends.remote_send_ended(started, sent)
 
     async def _reply(self, command: OrderCommand, sending: Any) -> CommandReply:
         reply = self._waiting[command.commandId] = asyncio.get_running_loop().create_future()
