@@ -123,7 +123,6 @@ class ServiceParts:
     topics: OrderTopics
     #: How the service's clients connect to Kafka.
     connection: KafkaConnection
-    kafka: Reachability
     #: What the service's answers need (Kafka); the registry is needed only for
     #: schemas not known yet (``formats.prepared``).
     dependencies: Dependencies
@@ -173,7 +172,6 @@ def build_service(settings: ServiceSettings, *, takes_writes: bool = False) -> S
             app, settings.topic_partitions, settings.topic_replication_factor, formats
         ),
         connection=connection,
-        kafka=kafka,
         dependencies=dependencies,
         registry=registry,
         formats=formats,
