@@ -1,7 +1,7 @@
 """Figures of a run: repeated values, their baseline, the target, the verdict."""
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -90,3 +90,47 @@ class Figure:
             met=self.met,
         )
         return data
+
+
+def load_figures(
+    scenario: str,
+    label: str,
+    ours: list[Metrics],
+    base: list[Metrics],
+    *,
+    rate_target: float,
+    baseline_note: str,
+    errors_metric: str,
+    errors_seen: Mapping[str, int],
+) -> list[Figure]:
+    """The figures of a load run beside its baseline: rate (at least ``rate_target`` ×
+    the baseline's), p50, p99 (≤ 50 ms) and errors (none in any repetition)."""
+    return [
+        Figure(
+            scenario,
+            f"{label}: rate",
+            "req/s",
+            column(ours, "rate"),
+            column(base, "rate"),
+            Target(">=", rate_target, relative=True),
+            note=baseline_note,
+        ),
+        Figure(scenario, "latency p50", "ms", column(ours, "p50"), column(base, "p50")),
+        Figure(
+            scenario,
+            "latency p99",
+            "ms",
+            column(ours, "p99"),
+            column(base, "p99"),
+            Target("<=", 50),
+        ),
+        Figure(
+            scenario,
+            errors_metric,
+            "count",
+            column(ours, "errors"),
+            column(base, "errors"),
+            Target("<=", 0, worst=True),
+            note="ours: " + (", ".join(f"{k} × {v}" for k, v in errors_seen.items()) or "none"),
+        ),
+    ]

@@ -17,7 +17,7 @@ from bench.loadgen import closed_loop, create_body, http_session
 from bench.procstat import CpuMeter
 from bench.run import BenchRun
 from bench.sizes import Sizes
-from bench.stats import Figure, Metrics, Target, column
+from bench.stats import Figure, Metrics, column, load_figures
 from local_kafka.probe import free_port
 from local_kafka.services import ServiceProcess
 
@@ -100,34 +100,17 @@ async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
     ours, base = runs["ours"], runs["ceiling"]
     label = f"create-order, {sizes.clients} clients × {sizes.throughput_seconds:g} s"
     return [
-        Figure(
+        *load_figures(
             NAME,
-            f"{label}: rate",
-            "req/s",
-            column(ours, "rate"),
-            column(base, "rate"),
-            Target(">=", 0.2, relative=True),
-            note="baseline: POST to a no-op view of an app from the services' own factory (the "
-            "same Faust worker, options and middlewares; no validation, no Kafka), same "
-            "requests, same load generator",
-        ),
-        Figure(NAME, "latency p50", "ms", column(ours, "p50"), column(base, "p50")),
-        Figure(
-            NAME,
-            "latency p99",
-            "ms",
-            column(ours, "p99"),
-            column(base, "p99"),
-            Target("<=", 50),
-        ),
-        Figure(
-            NAME,
-            "errors",
-            "count",
-            column(ours, "errors"),
-            column(base, "errors"),
-            Target("<=", 0, worst=True),
-            note="ours: " + (", ".join(f"{k} × {v}" for k, v in errors.items()) or "none"),
+            label,
+            ours,
+            base,
+            rate_target=0.2,
+            baseline_note="baseline: POST to a no-op view of an app from the services' own "
+            "factory (the same Faust worker, options and middlewares; no validation, no Kafka), "
+            "same requests, same load generator",
+            errors_metric="errors",
+            errors_seen=errors,
         ),
         Figure(
             NAME,

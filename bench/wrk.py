@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.run import BenchRun
 from bench.sizes import Sizes
-from bench.stats import Figure, Metrics, Target, column
+from bench.stats import Figure, Metrics, load_figures
 from local_kafka.probe import free_port, port_in_use
 from local_kafka.process import ends_with_parent
 
@@ -148,28 +148,14 @@ async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
     label = (
         f"create-order, wrk {THREADS} threads × {sizes.clients} connections × {sizes.wrk_seconds} s"
     )
-    return [
-        Figure(
-            NAME,
-            f"{label}: rate",
-            "req/s",
-            column(ours, "rate"),
-            column(base, "rate"),
-            Target(">=", 0.15, relative=True),
-            note="baseline: a bare aiohttp.web endpoint (bench.bare_app, its own process) that "
-            "reads the body and answers 201; same wrk load",
-        ),
-        Figure(NAME, "latency p50", "ms", column(ours, "p50"), column(base, "p50")),
-        Figure(
-            NAME, "latency p99", "ms", column(ours, "p99"), column(base, "p99"), Target("<=", 50)
-        ),
-        Figure(
-            NAME,
-            "errors (socket, status ≥ 400)",
-            "count",
-            column(ours, "errors"),
-            column(base, "errors"),
-            Target("<=", 0, worst=True),
-            note="ours: " + (", ".join(f"{k} × {v}" for k, v in errors.items()) or "none"),
-        ),
-    ]
+    return load_figures(
+        NAME,
+        label,
+        ours,
+        base,
+        rate_target=0.15,
+        baseline_note="baseline: a bare aiohttp.web endpoint (bench.bare_app, its own process) "
+        "that reads the body and answers 201; same wrk load",
+        errors_metric="errors (socket, status ≥ 400)",
+        errors_seen=errors,
+    )
