@@ -18,12 +18,14 @@ moved the partition.  So no event decided by a former owner is appended
 after the next owner has read the partition (ADR in docs/design.md).
 """
 
+import asyncio
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import RequestTimedOutError
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,12 @@ HEARTBEAT_SECONDS = 1.0
 LEASE_SECONDS = 3 * HEARTBEAT_SECONDS
 #: The margin for the send → receipt delay of a heartbeat and for clocks.
 MARGIN_SECONDS = 1.0
+#: How long a heartbeat or a coordinator lookup may go unanswered before the
+#: coordinator is looked up again (on another node).  The consumer's own
+#: request timeout is far longer: a hung coordinator (SIGSTOP, a stalled VM:
+#: connections accepted, nothing answered) held the lease lapsed for it, and
+#: the writers closed, long after the cluster had moved the group elsewhere.
+COORDINATOR_DEADLINE_SECONDS = LEASE_SECONDS
 
 
 class GroupLease:
@@ -67,22 +75,48 @@ def shortest_safe_session(event_max_age: float) -> float:
 
 
 def confirm_on_heartbeats(consumer: AIOKafkaConsumer, lease: GroupLease) -> None:
-    """Confirm ``lease`` on each heartbeat the coordinator answers (once per consumer).
+    """Confirm ``lease`` on each heartbeat the coordinator answers, and give the
+    heartbeat and the coordinator lookup a deadline (once per consumer).
 
-    aiokafka 0.14 has no hook for a successful heartbeat: its coordinator's
-    private ``_do_heartbeat`` is wrapped (a shim, listed in docs/design.md).
+    aiokafka 0.14 has no hook for a successful heartbeat and one request
+    timeout for all its requests: its coordinator's private ``_do_heartbeat``
+    and its client's ``coordinator_lookup`` are wrapped (shims, listed in
+    docs/design.md).  A heartbeat past the deadline marks the coordinator
+    dead, as aiokafka does on a failed request; a lookup past it is a
+    retriable timeout (aiokafka refreshes the metadata and asks a random node
+    again).
     """
     coordinator = consumer._coordinator
     if coordinator is None or getattr(coordinator, "_confirms_lease", False):
         return
     heartbeat: Callable[[], Awaitable[bool]] = coordinator._do_heartbeat
+    client = coordinator._client
+    lookup: Callable[..., Awaitable[int]] = client.coordinator_lookup
 
     async def confirming() -> bool:
         sent_at = time.monotonic()
-        answered = await heartbeat()
+        node = coordinator.coordinator_id
+        try:
+            async with asyncio.timeout(COORDINATOR_DEADLINE_SECONDS):
+                answered = await heartbeat()
+        except TimeoutError:
+            logger.warning(
+                "the group coordinator did not answer a heartbeat in time: looking it up again",
+                extra={"node": node, "deadlineSeconds": COORDINATOR_DEADLINE_SECONDS},
+            )
+            coordinator.coordinator_dead()
+            return False
         if answered:
             lease.confirm(sent_at)
         return answered
 
+    async def bounded_lookup(*args: object) -> int:
+        try:
+            async with asyncio.timeout(COORDINATOR_DEADLINE_SECONDS):
+                return await lookup(*args)
+        except TimeoutError:
+            raise RequestTimedOutError("no answer to the coordinator lookup in time") from None
+
     coordinator._do_heartbeat = confirming
+    client.coordinator_lookup = bounded_lookup
     coordinator._confirms_lease = True

@@ -2,6 +2,7 @@
 
 import asyncio
 import itertools
+import math
 import random
 import time
 import zlib
@@ -122,9 +123,11 @@ async def bursts_until(
 
 
 def longest_pause(times: list[float], after: float) -> float:
-    """The longest wait between acknowledgements from ``after`` on."""
+    """The longest wait between acknowledgements from ``after`` on (infinite: none came)."""
     moments = [after, *sorted(t for t in times if t > after)]
-    return max(later - earlier for earlier, later in itertools.pairwise(moments))
+    return max(
+        (later - earlier for earlier, later in itertools.pairwise(moments)), default=math.inf
+    )
 
 
 async def not_found(

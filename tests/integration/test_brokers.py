@@ -89,10 +89,10 @@ async def test_a_broker_lost_in_a_burst_loses_no_acknowledged_change(http, clust
     assert set(acked.refusals) <= {503, 504}, acked.refusals  # never a 500
     assert set(acked.status) <= set(scan["orderIds"])
     assert len(scan["orderIds"]) == len(set(scan["orderIds"]))
-    if how == "killed":
-        # A dead node is fenced and its partitions get new leaders within seconds; a hung
-        # one (measured 4.4-20.5 s) waits out the clients' request timeouts as well.
-        assert pause < 15.0
+    # Writes go on without the lost node, before it is back: a dead node is fenced and
+    # its partitions get new leaders within seconds; a hung one waits out the clients'
+    # deadlines as well (the cart's lease and its coordinator's 3 s).
+    assert pause < (15.0 if how == "killed" else 25.0)
 
 
 async def test_two_brokers_down_refuse_writes_fast_and_reads_go_on(http, cluster, order_id):
