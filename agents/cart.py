@@ -115,6 +115,7 @@ class CartWriters(Service):
         partitions: int,
         max_in_flight: int,
         delivery_timeout: float,
+        key_lifetime: float,
         producer_options: dict[str, Any],
         **kwargs: Any,
     ) -> None:
@@ -128,11 +129,13 @@ class CartWriters(Service):
         self.partitions = partitions
         self.max_in_flight = max_in_flight
         self.delivery_timeout = delivery_timeout
+        self.key_lifetime = key_lifetime
         self.producer_options = producer_options
         #: The events' own idempotent, acks=all producer (Faust's sends the rest).
         self.producer: AIOKafkaProducer | None = None
         self.commands_topic = topics.command_records.get_topic_name()
         self.events_topic = topics.events.get_topic_name()
+        self.kept_answers_topic = orders.kept_answers_topic
         self.owned: dict[int, Ownership] = {}
         #: From a revoke until Faust's rebalance is complete: the assignment is not known.
         self._rebalancing = False
@@ -185,23 +188,43 @@ class CartWriters(Service):
             owned.read_up_to = max(owned.read_up_to, offset + 1)
 
     async def publish(
-        self, partition: int, event: OrderEvent, payload: bytes
+        self, partition: int, event: OrderEvent, payload: bytes, kept: tuple[str, bytes]
     ) -> asyncio.Future[RecordMetadata]:
         headers = [
             ("eventType", event.eventType.value.encode()),
             ("content-type", self.formats.events.content_type),
+            kept,
         ]
+        return await self._send(
+            self.events_topic,
+            partition,
+            event.orderId.encode(),
+            payload,
+            headers,
+            {"orderId": event.orderId, "eventId": event.eventId, "version": event.version},
+        )
+
+    async def keep_answer(
+        self, partition: int, key: bytes, kept: bytes
+    ) -> asyncio.Future[RecordMetadata]:
+        return await self._send(
+            self.kept_answers_topic, partition, key, kept, [], {"keptAnswer": key.decode()}
+        )
+
+    async def _send(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        about: dict[str, object],
+    ) -> asyncio.Future[RecordMetadata]:
         producer = self.producer
         assert producer is not None  # started before any writer
         return await hand_over(
-            lambda: producer.send(
-                self.events_topic,
-                payload,
-                key=event.orderId.encode(),
-                partition=partition,
-                headers=headers,
-            ),
-            {"orderId": event.orderId, "eventId": event.eventId, "version": event.version},
+            lambda: producer.send(topic, value, key=key, partition=partition, headers=headers),
+            about,
         )
 
     def _encode(self, event: OrderEvent) -> bytes:
@@ -262,10 +285,12 @@ class CartWriters(Service):
                 self.orders,
                 self._encode,
                 self.publish,
+                self.keep_answer,
                 lambda: self.lease.held,
                 self.metrics,
                 max_in_flight=self.max_in_flight,
                 delivery_timeout=self.delivery_timeout,
+                key_lifetime=self.key_lifetime,
             )
             owned.restored.set()
         self._taken_up = True

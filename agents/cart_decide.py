@@ -61,6 +61,15 @@ def decide(command: OrderCommand, current: OrderEvent | None) -> Decision:
 
     if current is None:
         return Decision(reply(Outcome.NOT_FOUND, f"order {command.orderId} does not exist"))
+    if command.ifMatch is not None and current.version not in command.ifMatch:
+        wanted = ", ".join(str(v) for v in command.ifMatch)
+        return Decision(
+            reply(
+                Outcome.VERSION_MISMATCH,
+                f"order {command.orderId} is at version {current.version}, not {wanted}; "
+                "nothing was changed",
+            )
+        )
     assert command.status is not None  # guaranteed by OrderCommand's validation
     try:
         check_transition(current.order.status, command.status)

@@ -13,29 +13,38 @@ A record of ``order-events`` that is no valid event of its key's order
 restore: it never replaces a row.  Each row is the event's bytes as written,
 after the event's version (8 bytes), so a restore compares versions without
 decoding rows.
+
+The store also keeps the answers given to idempotency keys
+(:mod:`agents.idempotency`), restored from the events' headers and from
+``order-idempotency-keys``, each topic from the offset the store holds.
 """
 
 import asyncio
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
+from agents.idempotency import IDEMPOTENCY_HEADER, KeptAnswer, kept_in_event
 from infra.kafka_connection import KafkaConnection
 from infra.value_formats import ValueFormat, read_order_record
 from models.events import OrderEvent
 from models.wire import InvalidRecord
 
-#: The store's own key for the offset of ``order-events`` it holds every record before
-#: (orderIds never start with a zero byte).
+#: The store's own keys for the offset of ``order-events``, and of
+#: ``order-idempotency-keys``, it holds every record before (orderIds never start
+#: with a zero byte).
 NEXT_OFFSET_KEY = b"\x00next-offset"
+NEXT_KEPT_OFFSET_KEY = b"\x00next-offset-kept-answers"
 VERSION = struct.Struct(">q")
 #: Records a restore reads and writes as one batch, before it lets the service's
 #: other work run (a batch of 1,000 takes some 30 ms).
 RESTORE_BATCH = 1000
+
+Rows = dict[bytes, bytes]
 
 
 def row_of(version: int, event_bytes: bytes) -> bytes:
@@ -53,20 +62,26 @@ class PartitionOrders:
         path.mkdir(parents=True, exist_ok=True)
         self.db = Rdict(str(path), options=Options(raw_mode=True))
 
-    def next_offset(self) -> int:
-        """The offset of ``order-events`` that this store holds every record before."""
-        held = self.db.get(NEXT_OFFSET_KEY)
+    def next_offset(self, offset_key: bytes = NEXT_OFFSET_KEY) -> int:
+        """The offset of ``order-events`` (or the topic of ``offset_key``) that this store
+        holds every record before."""
+        held = self.db.get(offset_key)
         return 0 if held is None else int(held)
 
     def row(self, key: bytes) -> bytes | None:
         return self.db.get(key)
 
-    def write(self, rows: Mapping[bytes, bytes], next_offset: int) -> None:
-        """``rows`` and the offset they reach, in one write batch."""
+    def kept_answer(self, key: bytes) -> KeptAnswer | None:
+        kept = self.db.get(key)
+        return None if kept is None else KeptAnswer.decode(kept)
+
+    def write(self, rows: Mapping[bytes, bytes], offsets: Mapping[bytes, int]) -> None:
+        """``rows`` and the offsets they reach (by offset key), in one write batch."""
         batch = WriteBatch(raw_mode=True)
         for key, row in rows.items():
             batch.put(key, row)
-        batch.put(NEXT_OFFSET_KEY, str(next_offset).encode())
+        for offset_key, next_offset in offsets.items():
+            batch.put(offset_key, str(next_offset).encode())
         self.db.write(batch)
 
     def close(self) -> None:
@@ -91,11 +106,13 @@ class CartOrders:
         self,
         folder: Path,
         events_topic: str,
+        kept_answers_topic: str,
         events_format: ValueFormat,
         kafka: KafkaConnection,
     ) -> None:
         self.folder = folder
         self.events_topic = events_topic
+        self.kept_answers_topic = kept_answers_topic
         self.events_format = events_format
         self.kafka = kafka
         self._partitions: dict[int, PartitionOrders] = {}
@@ -118,11 +135,29 @@ class CartOrders:
         return OrderEvent.from_wire(await self.events_format.decode(row[VERSION.size :]))
 
     async def restore(self, partitions: Iterable[int]) -> Restored:
-        """Bring the stores of ``partitions`` up to the current end of ``order-events``."""
-        stores = {TopicPartition(self.events_topic, p): self.partition(p) for p in partitions}
+        """Bring the stores of ``partitions`` up to the current end of ``order-events`` and
+        of ``order-idempotency-keys``."""
+        partitions = list(partitions)
         restored = Restored()
+        await self._restore_from(
+            self.events_topic, NEXT_OFFSET_KEY, partitions, restored, self._rows
+        )
+        await self._restore_from(
+            self.kept_answers_topic, NEXT_KEPT_OFFSET_KEY, partitions, restored, self._kept_rows
+        )
+        return restored
+
+    async def _restore_from(
+        self,
+        topic: str,
+        offset_key: bytes,
+        partitions: list[int],
+        restored: Restored,
+        rows_of: Callable[[PartitionOrders, list[ConsumerRecord], Restored], Awaitable[Rows]],
+    ) -> None:
+        stores = {TopicPartition(topic, p): self.partition(p) for p in partitions}
         if not stores:
-            return restored
+            return
         consumer = AIOKafkaConsumer(
             **self.kafka.client_options(),
             enable_auto_commit=False,
@@ -136,7 +171,7 @@ class CartOrders:
             ends = await consumer.end_offsets(list(stores))
             remaining = set()
             for tp, store in stores.items():
-                start = store.next_offset()
+                start = store.next_offset(offset_key)
                 if start < ends[tp]:
                     consumer.seek(tp, start)
                     remaining.add(tp)
@@ -146,39 +181,55 @@ class CartOrders:
                 )
                 for tp, records in batches.items():
                     store = stores[tp]
-                    rows = await self._rows(
+                    rows = await rows_of(
                         store, [r for r in records if r.offset < ends[tp]], restored
                     )
                     restored.records += len(records)
                     restored.rows += len(rows)
                     # Records written since the restore began are not ours to apply yet.
-                    store.write(rows, min(records[-1].offset + 1, ends[tp]))
+                    store.write(rows, {offset_key: min(records[-1].offset + 1, ends[tp])})
                     await asyncio.sleep(0)  # the service's other work goes on meanwhile
                 for tp in list(remaining):
                     if await consumer.position(tp) >= ends[tp]:
-                        if stores[tp].next_offset() < ends[tp]:  # ended in markers, not records
-                            stores[tp].write({}, ends[tp])
+                        if stores[tp].next_offset(offset_key) < ends[tp]:  # ended in markers
+                            stores[tp].write({}, {offset_key: ends[tp]})
                         remaining.discard(tp)
                         consumer.pause(tp)
         finally:
             await consumer.stop()
-        return restored
 
     async def _rows(
         self, store: PartitionOrders, records: list[ConsumerRecord], restored: Restored
-    ) -> dict[bytes, bytes]:
-        """The rows ``records`` leave, newer versions only."""
-        rows: dict[bytes, bytes] = {}
+    ) -> Rows:
+        """The rows ``records`` of ``order-events`` leave, newer versions only, and the
+        answers their events kept."""
+        rows: Rows = {}
         for record in records:
             event = await self._event_in(record)
             if event is None or record.value is None:
                 restored.invalid += 1
                 continue
+            header = dict(record.headers or ()).get(IDEMPOTENCY_HEADER)
+            if header is not None:
+                key, kept = kept_in_event(event, header, record.timestamp / 1000)
+                rows[key] = kept.encode()
             key = record.key
             held = rows.get(key) or store.row(key)
             if held is not None and version_of(held) >= event.version:
                 continue
             rows[key] = row_of(event.version, record.value)
+        return rows
+
+    async def _kept_rows(
+        self, store: PartitionOrders, records: list[ConsumerRecord], restored: Restored
+    ) -> Rows:
+        """The answers ``records`` of ``order-idempotency-keys`` keep (the latest of a key)."""
+        rows: Rows = {}
+        for record in records:
+            if record.key is None or record.value is None:
+                restored.invalid += 1
+                continue
+            rows[record.key] = record.value
         return rows
 
     async def _event_in(self, record: ConsumerRecord) -> OrderEvent | None:

@@ -29,6 +29,7 @@ from mode import Service
 
 from agents.hand_over import WritesNotAcknowledged, acknowledged, hand_over
 from agents.table_sink import ChangelogWrite, TableSink
+from agents.version_waits import VersionWaits
 from agents.worker_exit import exit_to_reprocess
 from infra.dead_letters import dead_letter_headers, position
 from infra.kafka_connection import KafkaConnection
@@ -147,6 +148,7 @@ class Projector(Service):
         events_format: ValueFormat,
         kafka: KafkaConnection,
         sink: TableSink,
+        version_waits: VersionWaits,
         *,
         max_records: int,
         delivery_timeout: float,
@@ -161,6 +163,7 @@ class Projector(Service):
         self.max_records = max_records
         self.delivery_timeout = delivery_timeout
         self.sink = sink
+        self.version_waits = version_waits
         self.events_topic = topics.event_records.get_topic_name()
         self.changelog_topic = orders_by_id.changelog_topic.get_topic_name()
         #: Set when Faust's recovery completed and the assignment is to be taken up.
@@ -288,6 +291,7 @@ class Projector(Service):
                 if line is not None:
                     applied.append(line)
             batch.changelog += await self.sink.write(tp.partition, left.rows, left.changelog)
+            self.version_waits.written(left.versions)
             self.metrics.events_applied.inc(len(applied))
             if applied:
                 logger.info(

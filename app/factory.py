@@ -14,6 +14,7 @@ from agents.cart import CartCommands, CartWriters, register_remote_commands
 from agents.cart_orders import CartOrders
 from agents.projector import Projector
 from agents.table_sink import TableSink, changelog_producer
+from agents.version_waits import VersionWaits
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
 from infra.command_gateway import CommandGateway
 from infra.group_lease import HEARTBEAT_SECONDS, LEASE_SECONDS, GroupLease
@@ -26,6 +27,7 @@ from infra.topic_scan import TopicScanner
 from infra.topics import (
     CART_TABLE,
     COMMAND_REPLIES,
+    IDEMPOTENCY_KEYS,
     ORDER_COMMANDS,
     ORDER_EVENTS,
     ORDERS_TABLE,
@@ -191,6 +193,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
     orders = CartOrders(
         settings.data_dir / settings.app_id / CART_TABLE,
         ORDER_EVENTS.name,
+        IDEMPOTENCY_KEYS.name,
         parts.formats.events,
         parts.connection,
     )
@@ -206,6 +209,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
             partitions=settings.topic_partitions,
             max_in_flight=settings.max_in_flight,
             delivery_timeout=settings.delivery_timeout,
+            key_lifetime=settings.idempotency_key_hours * 3600,
             producer_options=producer_options(settings),
         )
     )
@@ -245,6 +249,8 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
     parts = build_service(settings)
     app = parts.app
     orders_by_id = orders_table(app, ShippedOrder, settings)
+    version_waits = VersionWaits()
+    parts.metrics.report_waiting_reads(lambda: len(version_waits))
     app.add_dependency(
         Projector(
             app,
@@ -256,6 +262,7 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
             TableSink(
                 orders_by_id, changelog_producer(parts.connection, producer_options(settings))
             ),
+            version_waits,
             max_records=settings.max_records_per_batch,
             delivery_timeout=settings.delivery_timeout,
         )
@@ -270,7 +277,7 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
         timeout=SCAN_TIMEOUT_SECONDS,
     )
     owners = app.add_dependency(OwnerRouter(app, orders_by_id, settings.routed_request_timeout))
-    register_order_views(app, orders_by_id, owners, scanner)
+    register_order_views(app, orders_by_id, owners, scanner, version_waits)
     register_api_documents(
         app, openapi_document("Order service", ORDER_OPERATIONS + HEALTH_OPERATIONS)
     )

@@ -14,7 +14,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from infra.group_lease import shortest_safe_session
 from infra.kafka_connection import KafkaConnection, SaslMechanism, SecurityProtocol
-from infra.topics import EVENT_MAX_AGE_SECONDS, ORDER_TOPICS, is_internal_topic
+from infra.topics import (
+    EVENT_MAX_AGE_SECONDS,
+    MAX_KEY_LIFETIME_HOURS,
+    ORDER_TOPICS,
+    is_internal_topic,
+)
 
 
 def _comma_separated(value: object) -> object:
@@ -123,6 +128,9 @@ class CartSettings(ServiceSettings):
     #: Most commands of a partition decided and sent but not yet acknowledged
     #: by Kafka; the next one waits for room.
     max_in_flight: int = Field(default=1000, ge=1)
+    #: How long the answer to an Idempotency-Key is kept (and replayed): 24 h by
+    #: default, as Stripe; at most the week ``order-idempotency-keys`` keeps them.
+    idempotency_key_hours: float = Field(default=24.0, gt=0, le=MAX_KEY_LIFETIME_HOURS)
     #: A cart worker's partitions move on only after the longest an event it
     #: decided may still be appended (infra.group_lease): 24 s.
     consumer_session_timeout: float = Field(

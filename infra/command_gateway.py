@@ -133,7 +133,8 @@ class CommandGateway(Service):
                 reply.exception()  # an outage may have ended it after the deadline did
         raise NoReplyInTime(
             f"{reason} while order {command.orderId} was being processed "
-            f"(deadline {self.deadline:g} s); it may or may not have been applied"
+            f"(deadline {self.deadline:g} s); it may or may not have been applied: send the "
+            f'same request with the header Idempotency-Key: "{command.key}" to learn which'
         )
 
     @Service.task

@@ -98,6 +98,14 @@ class ServiceMetrics:
             reachable.labels(monitor.name).set_function(lambda m=monitor: float(m.reachable))
         self.registry.register(ConsumerLag(app, lambda: self.own_consumer_lag()))
 
+    def report_waiting_reads(self, waiting: Callable[[], int]) -> None:
+        """Report how many reads wait for an order's version (``minVersion``) right now."""
+        Gauge(
+            "reads_waiting",
+            "GET /order-details requests waiting for a minVersion",
+            registry=self.registry,
+        ).set_function(lambda: float(waiting()))
+
     def report_lag(self, source: LagSource) -> None:
         """Report the lag of a consumer of our own beside Faust's."""
         self.own_consumer_lag = source

@@ -68,6 +68,16 @@ COMMAND_REPLIES = TopicSpec(
     "order-command-replies", {"retention.ms": str(60 * 60 * 1000)}, partitions=1
 )
 
+#: The answers the cart gave to idempotency keys that changed nothing (409, 404,
+#: 412, an unchanged status), keyed by orderId and key, in the order's partition
+#: (agents.idempotency); the answers of changes ride in their events' headers.
+#: Compacted, and kept a week: longer than a key's lifetime may be set.
+IDEMPOTENCY_KEYS = TopicSpec(
+    "order-idempotency-keys", {"cleanup.policy": "compact,delete", "retention.ms": str(7 * DAY_MS)}
+)
+#: The longest an idempotency key may be kept (the topic's retention).
+MAX_KEY_LIFETIME_HOURS = 7 * 24
+
 #: Tiny records the cart writes every half second with acks=all: whether Kafka
 #: takes writes right now (``infra.reachability.KafkaWriteProbe``).
 WRITE_PROBES = TopicSpec(
@@ -84,13 +94,14 @@ REGISTRY_TOPICS = ("kafkasql-journal", "_schemas")
 
 
 def is_internal_topic(name: str) -> bool:
-    """Kafka's and Faust's own topics, table changelogs, the reply and probe topics, the
-    registry's."""
+    """Kafka's and Faust's own topics, table changelogs, the reply, probe and idempotency
+    key topics, the registry's."""
     return (
         name.startswith("_")
         or "__" in name  # Faust's, e.g. <app id>-__assignor-__leader
         or name.endswith("-changelog")
-        or name in (COMMAND_REPLIES.name, WRITE_PROBES.name, *REGISTRY_TOPICS)
+        or name in (COMMAND_REPLIES.name, WRITE_PROBES.name, IDEMPOTENCY_KEYS.name)
+        or name in REGISTRY_TOPICS
     )
 
 
@@ -127,6 +138,7 @@ def platform_topics(orders_app_id: str) -> tuple[TopicSpec, ...]:
         ORDER_EVENTS,
         ORDER_EVENTS_DLQ,
         COMMAND_REPLIES,
+        IDEMPOTENCY_KEYS,
         WRITE_PROBES,
     )
     return (*order_topics, changelog_topic(orders_app_id))

@@ -7,7 +7,14 @@ from the records by the explicit mappings here.
 
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from models.order import Order, OrderItem, items_total
 from models.rules import (
@@ -20,6 +27,7 @@ from models.rules import (
     Quantity,
     Status,
     Timestamp,
+    Version,
 )
 from models.state import ShippedOrder
 
@@ -81,8 +89,41 @@ class QueryModel(RequestModel):
     model_config = ConfigDict(extra="ignore")
 
 
+#: The longest a read may wait for a version (Confluent's OrdersService long-poll: 30 s).
+MAX_WAIT_MS = 30_000
+
+
+def _digits(value: Any) -> Any:
+    """A query parameter's whole number: its text, decimal digits only ("2.0", " 2" are not)."""
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit() and len(value) <= 10):
+            raise ValueError("must be a whole number, in digits")
+        return int(value)
+    return value
+
+
 class OrderDetailsQuery(QueryModel):
     orderId: Identifier
+    minVersion: Annotated[
+        Version | None,
+        BeforeValidator(_digits),
+        Field(description="answer once the order service holds this version or a later one"),
+    ] = None
+    waitMs: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=MAX_WAIT_MS,
+            description="how long to wait for minVersion, in ms; past it a 504 (0: no wait)",
+        ),
+        BeforeValidator(_digits),
+    ] = 0
+
+    @model_validator(mode="after")
+    def _wait_for_a_version(self) -> Self:
+        if self.waitMs and self.minVersion is None:
+            raise ValueError("waitMs waits for a minVersion: give one")
+        return self
 
 
 class TopicScanQuery(QueryModel):
@@ -109,12 +150,14 @@ class OrderOut(BaseModel):
     totalAmount: Money
     currency: Currency
     status: Status
+    #: How many changes the order has had (1: created); also its ETag, quoted.
+    version: Version
 
     @staticmethod
-    def body_of(order: Order) -> dict[str, Any]:
-        """The response body of an order: its wire form, which is exactly this model
-        (a unit test holds the two together), without building the model again."""
-        return order.to_wire()
+    def body_of(order: Order, version: int) -> dict[str, Any]:
+        """The response body of an order: its wire form and version, which is exactly this
+        model (a unit test holds the two together), without building the model again."""
+        return {**order.to_wire(), "version": version}
 
 
 class OrderDetailsOut(OrderOut):
@@ -122,9 +165,10 @@ class OrderDetailsOut(OrderOut):
 
     @classmethod
     def of_row(cls, row: ShippedOrder) -> Self:
-        fields = {name: getattr(row.order, name) for name in OrderOut.model_fields}
+        fields = {name: getattr(row.order, name) for name in Order.model_fields}
         return cls.model_validate(
-            {**fields, "shippingCost": row.shippingCost}, from_attributes=True
+            {**fields, "version": row.version, "shippingCost": row.shippingCost},
+            from_attributes=True,
         )
 
 

@@ -65,5 +65,8 @@ ORDER_COMMAND: dict[str, Any] = {
         {"name": "issuedAt", "type": "string"},
         {"name": "order", "type": ["null", ORDER], "default": None},
         {"name": "status", "type": ["null", "string"], "default": None},
+        {"name": "ifMatch", "type": ["null", {"type": "array", "items": "int"}], "default": None},
+        {"name": "idempotencyKey", "type": ["null", "string"], "default": None},
+        {"name": "requestHash", "type": ["null", "string"], "default": None},
     ],
 }

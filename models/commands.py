@@ -10,7 +10,15 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from models.order import Order
-from models.rules import BY_VALUE, MAX_VERSION, Identifier, Status, Timestamp
+from models.rules import (
+    BY_VALUE,
+    MAX_VERSION,
+    IdempotencyKey,
+    Identifier,
+    Status,
+    Timestamp,
+    Version,
+)
 from models.wire import WireRecord
 
 
@@ -32,6 +40,15 @@ class Outcome(StrEnum):
     UNREADABLE = "unreadable"
     #: The worker could not confirm it still owns the order's partition.
     OWNERSHIP_UNCONFIRMED = "ownership_unconfirmed"
+    #: The order is at a version other than the ones the command was conditional on.
+    VERSION_MISMATCH = "version_mismatch"
+    #: The command's idempotency key was used for another request to the same order.
+    KEY_REUSED = "key_reused"
+
+
+#: Outcomes that decided nothing about the order: not kept under the idempotency key
+#: (the same request, sent again, is decided again).
+UNDECIDED = frozenset({Outcome.UNREADABLE, Outcome.OWNERSHIP_UNCONFIRMED, Outcome.KEY_REUSED})
 
 
 class OrderCommand(WireRecord):
@@ -43,6 +60,17 @@ class OrderCommand(WireRecord):
     issuedAt: Timestamp
     order: Order | None = None
     status: Status | None = None
+    #: Applies only while the order is at one of these versions (an If-Match).
+    ifMatch: list[Version] | None = None
+    #: The client's Idempotency-Key; without one the commandId serves as the key.
+    idempotencyKey: IdempotencyKey | None = None
+    #: What the request said (a hash): the same key with another request is refused.
+    requestHash: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The idempotency key the command's answer is kept under."""
+        return self.idempotencyKey or self.commandId
 
     @model_validator(mode="after")
     def _what_the_type_needs(self) -> Self:
@@ -65,3 +93,5 @@ class CommandReply(WireRecord):
     order: Order | None = None
     #: The order's version after the command; 0: there is no order.
     version: Annotated[int, Field(ge=0, le=MAX_VERSION)] = 0
+    #: The answer given before to the same idempotency key and request.
+    replayed: bool = False

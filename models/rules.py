@@ -75,6 +75,8 @@ Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY)]
 ItemCount = Annotated[int, Field(ge=1, le=MAX_ITEMS)]
 #: An order's event count: 1 for its creation, one more per change.
 Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+#: A client's Idempotency-Key: 1-255 visible ASCII characters (a UUID, typically).
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
 #: An amount of money: exact, at most two decimals, kept quantized to cents.
 Money = Annotated[
     Decimal, BeforeValidator(_exact_number), Field(ge=0, le=MAX_AMOUNT), AfterValidator(_cents)

@@ -6,21 +6,27 @@ import faust
 from aiohttp import web
 from faust.web import Request, Response
 
+from agents.version_waits import VersionWaits
 from infra.kafka_metadata import UnknownTopic
 from infra.reachability import DependencyUnavailable
 from infra.topic_scan import ClientGone, NotScannable, ScanTimeout, TooManyScans, TopicScanner
 from models.api import OrderDetailsOut, OrderDetailsQuery, TopicScanOut, TopicScanQuery
 from web.health import tables_ready
-from web.http import ApiView, json_response, read_query
+from web.http import (
+    CLIENT_CLOSED_REQUEST,
+    ApiView,
+    client_gone,
+    etag,
+    json_response,
+    read_query,
+    version_condition,
+    while_client_waits,
+)
 from web.openapi import Operation
 from web.owner_routing import OwnerRouter, OwnerUnavailable
-from web.problems import Answer, InvalidInput, NotReady, UnknownOrder
+from web.problems import Answer, InvalidInput, NotReady, UnknownOrder, VersionNotReached
 
 logger = logging.getLogger(__name__)
-
-#: nginx's status for a request whose client closed the connection first: logged
-#: and counted, never received.
-CLIENT_CLOSED_REQUEST = 499
 
 ORDER_DETAILS = Operation(
     "getOrderDetails",
@@ -29,8 +35,11 @@ ORDER_DETAILS = Operation(
     "An order with its shipping cost",
     response=OrderDetailsOut,
     success=Answer(200, "the order with its shippingCost (2% of totalAmount)"),
-    causes=(InvalidInput, UnknownOrder, NotReady, OwnerUnavailable),
+    causes=(InvalidInput, UnknownOrder, NotReady, OwnerUnavailable, VersionNotReached),
     query=OrderDetailsQuery,
+    headers={"If-None-Match": "the ETag held: 304 (no body) while the order is at it"},
+    etag=True,
+    not_modified=True,
 )
 TOPIC_SCAN = Operation(
     "getAllOrderIdsFromTopic",
@@ -57,21 +66,49 @@ def register_order_views(
     orders_by_id: faust.Table,
     owners: OwnerRouter,
     scanner: TopicScanner,
+    version_waits: VersionWaits,
 ) -> None:
+    def held_version(order_id: str) -> int:
+        row = orders_by_id.get(order_id)
+        return 0 if row is None else row.version
+
     @app.page(ORDER_DETAILS.path)
     class OrderDetailsView(ApiView):
         async def get(self, request: Request) -> Response:
             query = read_query(request, OrderDetailsQuery)
             if not tables_ready(app):
                 raise NotReady("the order table is being recovered; try again shortly")
+            details = self.details_of(request, query)
+            if not query.waitMs:
+                return await details
+            try:  # a read that may wait ends as soon as its client leaves
+                return await while_client_waits(request, details)
+            except ClientGone:
+                return web.Response(status=CLIENT_CLOSED_REQUEST)
+
+        async def details_of(self, request: Request, query: OrderDetailsQuery) -> Response:
             # The worker that owns the key's partition answers; maybe us.
-            owners_answer = await owners.answer_elsewhere(request, query.orderId)
+            wait = query.waitMs / 1000
+            owners_answer = await owners.answer_elsewhere(
+                request, query.orderId, owners.deadline + wait
+            )
             if owners_answer is not None:
                 return owners_answer
+            if query.minVersion is not None and not await version_waits.wait_for(
+                query.orderId, query.minVersion, lambda: held_version(query.orderId), wait
+            ):
+                raise VersionNotReached(
+                    f"order {query.orderId} is at version {held_version(query.orderId)}, "
+                    f"not yet {query.minVersion}, after {query.waitMs} ms"
+                )
             row = orders_by_id.get(query.orderId)
             if row is None:
                 raise UnknownOrder(f"order {query.orderId} is not known (yet)")
-            return json_response(OrderDetailsOut.of_row(row))
+            headers = {"ETag": etag(row.version)}
+            condition = version_condition(request, "If-None-Match")
+            if condition is not None and condition.holds_for(row.version):
+                return web.Response(status=304, headers=headers)
+            return json_response(OrderDetailsOut.of_row(row), headers=headers)
 
     @app.page(TOPIC_SCAN.path)
     class TopicOrderIdsView(ApiView):
@@ -91,9 +128,3 @@ def register_order_views(
                     recordsUnreadable=scan.records_unreadable,
                 )
             )
-
-
-def client_gone(request: web.Request) -> bool:
-    """The client closed its connection (aiohttp does not cancel the handler then)."""
-    transport = request.transport
-    return transport is None or transport.is_closing()

@@ -77,12 +77,19 @@ class NotReady(Exception):
     """The tables are still being recovered."""
 
 
+class VersionNotReached(TimeoutError):
+    """A read's minVersion was not held within its waitMs."""
+
+
 class Rejected(Exception):
     """The cart agent decided against the command."""
 
-    def __init__(self, outcome: Outcome, detail: str) -> None:
+    def __init__(
+        self, outcome: Outcome, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.outcome = outcome
+        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,12 @@ ANSWERS: Mapping[Cause, Answer] = {
     Outcome.OWNERSHIP_UNCONFIRMED: Answer(
         503, "the worker cannot confirm it still owns the order's partition; nothing was done"
     ),
+    Outcome.VERSION_MISMATCH: Answer(
+        412, "If-Match named another version than the order's; nothing was changed"
+    ),
+    Outcome.KEY_REUSED: Answer(
+        422, "this Idempotency-Key was used for another request to this order; nothing was done"
+    ),
     InvalidInput: Answer(400, "malformed JSON or invalid fields; `errors` names each field"),
     UnsupportedBody: Answer(415, "the body is not application/json"),
     # aiohttp refuses such a body while reading it.
@@ -131,6 +144,9 @@ ANSWERS: Mapping[Cause, Answer] = {
         504, "no acknowledgement within the deadline: the change may or may not have happened"
     ),
     ScanTimeout: Answer(504, "the scan did not finish within its deadline"),
+    VersionNotReached: Answer(
+        504, "the order did not reach minVersion within waitMs; retry after Retry-After"
+    ),
 }
 
 
@@ -207,7 +223,7 @@ def _as_problem(request: web.Request, exc: Exception) -> HttpProblem:
             return HttpProblem(405, detail, headers={"Allow": _allowed_methods(request)})
         return HttpProblem(exc.code, str(exc.detail))
     if isinstance(exc, Rejected):
-        return HttpProblem(answer_for(exc.outcome).status, str(exc))
+        return HttpProblem(answer_for(exc.outcome).status, str(exc), headers=exc.headers)
     for cause, answer in ANSWERS.items():
         if isinstance(cause, type) and isinstance(exc, cause):
             errors = exc.errors if isinstance(exc, InvalidInput) else None

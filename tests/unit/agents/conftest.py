@@ -23,6 +23,7 @@ from aiokafka.structs import RecordMetadata
 
 from agents.projector import Projector
 from agents.table_sink import TableSink
+from agents.version_waits import VersionWaits
 from app.factory import orders_table, value_formats
 from app.settings import OrdersSettings
 from infra.kafka_connection import KafkaConnection
@@ -180,6 +181,7 @@ async def orders(tmp_path: Path) -> OrdersHarness:
         JsonFormat(),
         KafkaConnection("127.0.0.1:1"),
         TableSink(orders_by_id, lambda: changelog),
+        VersionWaits(),
         max_records=settings.max_records_per_batch,
         delivery_timeout=DEADLINE,
     )

@@ -168,3 +168,35 @@ def test_deciding_the_same_command_twice_gives_the_same_event(command, row):
     assert first.event is not None
     assert first.event == second.event
     assert first.event.to_wire() == second.event.to_wire()
+
+
+@pytest.mark.parametrize("if_match", [[2], [1, 2], [2, 9]])
+def test_an_update_conditional_on_the_orders_version_applies(if_match: list[int]):
+    row = make_cart_row(make_order("ORD-1"), version=2)
+    command = make_update_command("ORD-1", OrderStatus.PENDING).model_copy(
+        update={"ifMatch": if_match}
+    )
+
+    decision = decide(command, row)
+
+    assert decision.reply.outcome is Outcome.UPDATED
+    assert decision.event is not None
+    assert decision.event.version == 3
+
+
+def test_an_update_conditional_on_another_version_changes_nothing():
+    row = make_cart_row(make_order("ORD-1"), version=3)
+    command = make_update_command("ORD-1", OrderStatus.PENDING).model_copy(update={"ifMatch": [2]})
+
+    decision = decide(command, row)
+
+    assert decision.event is None
+    assert decision.reply.outcome is Outcome.VERSION_MISMATCH
+    assert decision.reply.version == 3
+    assert "version 3, not 2" in decision.reply.detail
+
+
+def test_a_conditional_update_of_an_unknown_order_is_not_found():
+    command = make_update_command("ORD-1").model_copy(update={"ifMatch": [1]})
+
+    assert decide(command, None).reply.outcome is Outcome.NOT_FOUND

@@ -25,7 +25,7 @@ def writers(tmp_path) -> CartWriters:
     return CartWriters(
         app,
         declare_topics(app, PARTITIONS, 1, formats),
-        CartOrders(tmp_path, "order-events", formats.events, kafka),
+        CartOrders(tmp_path, "order-events", "order-idempotency-keys", formats.events, kafka),
         formats,
         ServiceMetrics(),
         kafka,
@@ -33,6 +33,7 @@ def writers(tmp_path) -> CartWriters:
         partitions=PARTITIONS,
         max_in_flight=10,
         delivery_timeout=1.0,
+        key_lifetime=3600.0,
         producer_options={},
     )
 

@@ -163,10 +163,10 @@ def test_should_reject_an_invalid_update_naming_the_field(body: bytes, field: st
     assert error_fields(UpdateOrderRequest, body) == [field]
 
 
-def test_an_orders_response_body_is_its_wire_form_and_exactly_the_documented_model():
+def test_an_orders_response_body_is_its_wire_form_and_version_and_exactly_the_documented_model():
     order = make_order("ORD-5", items=[make_item(), make_item("SKU-0009", 3, "0.10")])
 
-    body = OrderOut.body_of(order)
+    body = OrderOut.body_of(order, 3)
 
     assert OrderOut.model_validate(body).model_dump() == body
     assert set(body) == set(OrderOut.model_fields)

@@ -39,7 +39,16 @@ def test_every_event_survives_avro_unchanged(event: OrderEvent):
     assert OrderEvent.from_wire(through_avro(ORDER_EVENT, event.to_wire())) == event
 
 
-@pytest.mark.parametrize("command", [make_create_command(), make_update_command()])
+@pytest.mark.parametrize(
+    "command",
+    [
+        make_create_command(),
+        make_update_command(),
+        make_update_command().model_copy(
+            update={"ifMatch": [3, 4], "idempotencyKey": "k-1", "requestHash": "ab12"}
+        ),
+    ],
+)
 def test_every_command_survives_avro_unchanged(command: OrderCommand):
     assert OrderCommand.from_wire(through_avro(ORDER_COMMAND, command.to_wire())) == command
 
