@@ -12,13 +12,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
 from local_kafka.stack import LocalStack
 
 logger = logging.getLogger(__name__)
 
 EXAMPLES = 600
+#: A generated read may wait up to 30 s for a version that never comes; the fuzz run
+#: caps the wait (its parsing is still fuzzed; test_read_your_writes tests the wait).
+LONGEST_WAIT_MS = 50
 
 
 def fuzz(openapi_url: str) -> dict[str, int]:
@@ -42,10 +45,21 @@ def run_operation(operation: schemathesis.APIOperation, sent: dict[str, int]) ->
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
     def run(case: schemathesis.Case) -> None:
         sent[operation.label] += 1
+        wait = (case.query or {}).get("waitMs")
+        if isinstance(wait, int) and not isinstance(wait, bool) and wait > LONGEST_WAIT_MS:
+            case.query["waitMs"] = LONGEST_WAIT_MS
         # A body can satisfy the schema and still break a rule no JSON Schema
         # can state (totalAmount = Σ price × quantity, numItems = len(items)):
         # such a 400 is right, so "schema-valid means accepted" is not checked.
-        case.call_and_validate(excluded_checks=[positive_data_acceptance])
+        excluded = [positive_data_acceptance]
+        response = case.call()
+        if response.status_code == 504 and "minVersion" in (case.query or {}):
+            # The one documented 5xx of given input: a minVersion not reached in waitMs
+            # (its problem body and Retry-After are still checked against the document).
+            assert "not yet" in response.json()["detail"]
+            assert "retry-after" in {name.lower() for name in response.headers}
+            excluded.append(not_a_server_error)
+        case.validate_response(response, excluded_checks=excluded)
 
     run()
 
