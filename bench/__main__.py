@@ -17,7 +17,18 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import coldstart, latency, memory, projection, restart, scale, scan, throughput, wrk
+from bench import (
+    coldstart,
+    latency,
+    memory,
+    projection,
+    restart,
+    scale,
+    scan,
+    throughput,
+    waits,
+    wrk,
+)
 from bench.procstat import rss_mb
 from bench.report import environment, table, write_json
 from bench.run import BenchRun, bench_run
@@ -40,6 +51,7 @@ SCENARIOS: dict[str, Scenario] = {
     throughput.NAME: throughput.run,
     wrk.NAME: wrk.run,
     latency.NAME: latency.run,
+    waits.NAME: waits.run,
     scale.NAME: scale.run,
 }
 #: Idle means right after start-up, once its first burst of work has settled.

@@ -30,6 +30,8 @@ class Sizes:
     scan_ids: int = 50_000
     #: Orders looked up after a restart.
     sample: int = 1000
+    #: Reads waiting at once for a version (the waits scenario).
+    waits: int = 1000
 
     def override(self, assignments: Iterable[str]) -> "Sizes":
         """These sizes with ``name=value`` assignments applied (values of the field's type)."""
