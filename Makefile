@@ -13,7 +13,7 @@ CHROMEDRIVER := /usr/bin/chromedriver
 #: The C load generator of the bench's wrk scenario (Debian's package wrk).
 WRK := /usr/bin/wrk
 
-.PHONY: run test unit lint fetch browser wrk bench docker-test kafka-topics kafka-console-consumer clean
+.PHONY: run test unit lint fetch browser wrk bench docker-test kafka-topics kafka-console-consumer dlq clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ kafka-topics: fetch
 ## Print a topic with its keys, e.g. make kafka-console-consumer TOPIC=order-events
 kafka-console-consumer: fetch
 	$(KAFKA) tool console-consumer --topic $(or $(TOPIC),order-events) --from-beginning $(ARGS)
+
+## Dead letters on the local broker (docs/operations.md): make dlq ARGS="list",
+## ARGS="show 0:12", ARGS="replay --from 0:12 --to 0:15", ARGS="list --topic order-commands.DLQ"
+dlq: $(INSTALLED)
+	$(BIN)/python -m app.dead_letter_redrive $(ARGS)
 
 ## Debian's wrk, the C load generator of the bench's wrk scenario: installed with apt-get
 ## when missing and we are root, otherwise one line saying what to install.
