@@ -28,7 +28,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
-from agents.idempotency import IDEMPOTENCY_HEADER, KeptAnswer, kept_in_event
+from agents.idempotency import IDEMPOTENCY_HEADER, KeptAnswer, is_kept_answer_key, kept_in_event
 from infra.kafka_connection import KafkaConnection
 from infra.value_formats import ValueFormat, read_order_record
 from models.events import OrderEvent
@@ -211,8 +211,11 @@ class CartOrders:
                 continue
             header = dict(record.headers or ()).get(IDEMPOTENCY_HEADER)
             if header is not None:
-                key, kept = kept_in_event(event, header, record.timestamp / 1000)
-                rows[key] = kept.encode()
+                try:
+                    key, kept = kept_in_event(event, header, record.timestamp / 1000)
+                    rows[key] = kept.encode()
+                except InvalidRecord:  # the event stands; only its key is not kept
+                    restored.invalid += 1
             key = record.key
             held = rows.get(key) or store.row(key)
             if held is not None and version_of(held) >= event.version:
@@ -223,10 +226,16 @@ class CartOrders:
     async def _kept_rows(
         self, store: PartitionOrders, records: list[ConsumerRecord], restored: Restored
     ) -> Rows:
-        """The answers ``records`` of ``order-idempotency-keys`` keep (the latest of a key)."""
+        """The answers ``records`` of ``order-idempotency-keys`` keep (the latest of a key);
+        a record that is no kept answer is skipped: it must never replace an order's row."""
         rows: Rows = {}
         for record in records:
-            if record.key is None or record.value is None:
+            if not is_kept_answer_key(record.key) or record.value is None:
+                restored.invalid += 1
+                continue
+            try:
+                KeptAnswer.decode(record.value)
+            except InvalidRecord:
                 restored.invalid += 1
                 continue
             rows[record.key] = record.value

@@ -23,9 +23,12 @@ answer older than the keys' lifetime is no longer replayed.
 import time
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from models.codec import dumps, loads
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome
 from models.events import EventType, OrderEvent
+from models.wire import InvalidRecord
 
 #: The header of an event record naming the key and request it answered.
 IDEMPOTENCY_HEADER = "idempotency"
@@ -48,13 +51,26 @@ class KeptAnswer:
 
     @classmethod
     def decode(cls, data: bytes) -> "KeptAnswer":
-        kept = loads(data)
-        return cls(kept["requestHash"], CommandReply.from_wire(kept["reply"]), float(kept["at"]))
+        """The kept answer ``data`` holds; :class:`InvalidRecord` if it holds none (bytes
+        some other writer put on the topic)."""
+        try:
+            kept = loads(data)
+            request_hash = kept["requestHash"]
+            if request_hash is not None and not isinstance(request_hash, str):
+                raise TypeError("requestHash is no string")
+            return cls(request_hash, CommandReply.from_wire(kept["reply"]), float(kept["at"]))
+        except (ValueError, KeyError, TypeError, ValidationError, InvalidRecord) as exc:
+            raise InvalidRecord(f"not a kept answer: {exc!r:.200}") from None
 
 
 def kept_answer_key(order_id: str, key: str) -> bytes:
     """Where an order's answer to ``key`` is kept (in the store and on the topic)."""
     return KEPT_ANSWER_PREFIX + order_id.encode() + b"\x00" + key.encode()
+
+
+def is_kept_answer_key(key: bytes | None) -> bool:
+    """Whether a record's key is where a kept answer lives (and so no order's row)."""
+    return key is not None and key.startswith(KEPT_ANSWER_PREFIX) and b"\x00" in key
 
 
 def event_header(command: OrderCommand) -> tuple[str, bytes]:
@@ -63,8 +79,14 @@ def event_header(command: OrderCommand) -> tuple[str, bytes]:
 
 
 def kept_in_event(event: OrderEvent, header: bytes, decided_at: float) -> tuple[bytes, KeptAnswer]:
-    """The answer an event's record keeps (restore): what its command was answered."""
-    named = loads(header)
+    """The answer an event's record keeps (restore): what its command was answered.
+    :class:`InvalidRecord` for a header that names no key."""
+    try:
+        named = loads(header)
+        if not isinstance(named["key"], str) or not isinstance(named["requestHash"], str | None):
+            raise TypeError("key or requestHash is no string")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidRecord(f"not an idempotency header: {exc!r:.200}") from None
     created = event.eventType is EventType.ORDER_CREATED
     outcome = Outcome.CREATED if created else Outcome.UPDATED
     reply = CommandReply(

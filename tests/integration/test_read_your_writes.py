@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from local_kafka.stack import LocalStack
-from tests.integration.client import call, eventually
+from tests.integration.client import call, eventually, produce
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +230,16 @@ async def test_kept_answers_survive_a_sigkill_of_the_cart_with_its_state_lost(ht
     created = await send(http, create(pair, order_id, key=created_key))
     conflict = await send(http, create(pair, order_id, worker=1, key=conflict_key))
     assert (created[0], conflict[0]) == (201, 409)
+    # Whoever can write the kept answers' topic: bytes that are no kept answer, and a
+    # record keyed like the order's row (the default partitioner puts it in its partition).
+    await produce(
+        pair.bootstrap_servers,
+        [
+            (b"\x01" + order_id.encode() + b"\x00" + b"k-1", b"not a kept answer"),
+            (order_id.encode(), b'{"requestHash": null, "at": 0, "reply": {}}'),
+        ],
+        topic="order-idempotency-keys",
+    )
 
     for cart in pair.cart_workers:  # every cart process: what they kept is gone with them
         cart.kill()
@@ -255,6 +265,9 @@ async def test_kept_answers_survive_a_sigkill_of_the_cart_with_its_state_lost(ht
             conflict[1]["detail"],
             "true",
         )
+    # The order's row is the order's, not a record of the kept answers' topic.
+    status, moved, _ = await send(http, update(pair, order_id, "pending"))
+    assert (status, moved["version"]) == (200, 2)
 
 
 async def test_a_create_cut_off_by_a_hung_broker_is_resent_safely_with_the_named_key(
