@@ -34,7 +34,7 @@ WORKDIR /app
 #
 # Build hosts behind a TLS-intercepting proxy: pass the host's CA bundle as the
 # optional build secret `ca_bundle` (compose: ORDER_EVENTS_CA_BUNDLE=<file>, see
-# the README). pip reads it during these two RUN steps only; nothing of it is
+# docs/operations.md). pip reads it during these two RUN steps only; nothing of it is
 # stored in the image, and without it the build is what it is anywhere else.
 COPY setup.cfg pyproject.toml ./
 RUN --mount=type=secret,id=ca_bundle \

@@ -15,7 +15,7 @@ from stackcheck.http_client import CART, eventually, request
 from stackcheck.report import CheckFailed, Report
 from stackcheck.wire import check_confluent_avro, check_schema_ids_known
 
-#: In the compose files for users, not started by the check (see the README).
+#: In the compose files for users, not started by the check (see docs/operations.md).
 NOT_STARTED = {"kafka-ui"}
 #: Topics every stack has at the replication factor topic-init gives them.
 APP_TOPICS = ("order-commands", "order-events", "order-events.DLQ", "order-command-replies")
