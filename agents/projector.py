@@ -1,47 +1,32 @@
 """The order service's projector: every order event into ``orders_by_id``.
 
-Each event carries the full order after the change, so applying it is
-replacing the row — if the event is newer than the row.  An older or equal
-version is a duplicate (a producer retry, or a command handled again after a
-crash) and is skipped.  A version further ahead than the next one means
-events were lost upstream: the snapshot is still complete, so it is applied,
-and the gap is logged as a warning for an operator.
-
-A record that cannot be decoded or validated goes, untouched, to the
-dead-letter topic with the reason in its headers, and the stream goes on:
-one bad record must not stop every order behind it in its partition.
+The rule is :mod:`agents.shipping`; a fetched batch is applied by
+:class:`agents.projection.Projection`.  This module runs them: which
+partitions to read, the fetch loop, and the committer that commits offsets
+only past what Kafka has acknowledged.
 """
 
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import faust
-import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from faust.types import TP
 from mode import Service
 
-from agents.hand_over import WritesNotAcknowledged, acknowledged, hand_over
-from agents.table_sink import ChangelogWrite, TableSink
-from agents.version_waits import VersionWaits
+from agents.hand_over import WritesNotAcknowledged, acknowledged
+from agents.projection import AppliedBatch, Projection
+from agents.table_sink import ChangelogWrite
 from agents.worker_exit import exit_to_reprocess
-from infra.dead_letters import dead_letter_headers, position
 from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
 from infra.topics import OrderTopics, projector_group
 from infra.transport import FETCH_MAX_WAIT_MS, STARTUP_WAIT_SECONDS
-from infra.value_formats import ValueFormat, read_order_record
-from models.codec import dumps
-from models.events import OrderEvent
-from models.money import shipping_cost
-from models.state import ShippedOrder
 
 logger = logging.getLogger(__name__)
 
@@ -49,74 +34,6 @@ logger = logging.getLogger(__name__)
 POLL_MS = 200
 #: Batches applied but not yet committed; the fetch loop waits beyond that.
 COMMIT_QUEUE = 8
-
-
-@dataclass
-class AppliedBatch:
-    """Records applied: their changelog and DLQ writes, and the offsets after them."""
-
-    changelog: list[ChangelogWrite] = field(default_factory=list)
-    dead_letters: list[asyncio.Future[RecordMetadata]] = field(default_factory=list)
-    offsets: dict[TopicPartition, int] = field(default_factory=dict)
-
-
-@dataclass
-class PartitionRows:
-    """What a partition's records leave: the rows to store, the changelog records to
-    write (a row handled again is written to the changelog alone), and each order's
-    version as it stands, for the records after it."""
-
-    rows: dict[bytes, bytes] = field(default_factory=dict)
-    changelog: dict[bytes, bytes] = field(default_factory=dict)
-    versions: dict[bytes, int] = field(default_factory=dict)
-
-
-class Applied(StrEnum):
-    NEXT = "next"
-    AFTER_GAP = "after_gap"
-    DUPLICATE = "duplicate"
-
-
-def classify(event: OrderEvent, held: int) -> Applied:
-    """How ``event`` relates to the version of its order held (0: none)."""
-    if event.version <= held:
-        return Applied.DUPLICATE
-    return Applied.NEXT if event.version == held + 1 else Applied.AFTER_GAP
-
-
-def project(event: OrderEvent) -> ShippedOrder:
-    order = event.order
-    return ShippedOrder(
-        order=order, version=event.version, shippingCost=shipping_cost(order.totalAmount)
-    )
-
-
-def outcome_fields(
-    record: ConsumerRecord, event: OrderEvent, held: int, applied: Applied
-) -> dict[str, object]:
-    """What the line about a duplicate or a gap says (built only for those lines)."""
-    return {
-        "orderId": event.orderId,
-        "eventId": event.eventId,
-        "version": event.version,
-        "heldVersion": held,
-        "outcome": applied.value,
-        **position(record),
-    }
-
-
-def applied_line(event: OrderEvent, row: ShippedOrder, offset: int) -> dict[str, object]:
-    """What the batch's log line says of one applied event."""
-    return {
-        "orderId": event.orderId,
-        "version": event.version,
-        "eventType": event.eventType.value,
-        "orderStatus": row.order.status.value,
-        "totalAmount": str(row.order.totalAmount),
-        "currency": row.order.currency,
-        "shippingCost": str(row.shippingCost),
-        "offset": offset,
-    }
 
 
 class Projector(Service):
@@ -145,10 +62,8 @@ class Projector(Service):
         topics: OrderTopics,
         orders_by_id: faust.Table,
         metrics: ServiceMetrics,
-        events_format: ValueFormat,
         kafka: KafkaConnection,
-        sink: TableSink,
-        version_waits: VersionWaits,
+        projection: Projection,
         *,
         max_records: int,
         delivery_timeout: float,
@@ -158,12 +73,11 @@ class Projector(Service):
         self.topics = topics
         self.orders_by_id = orders_by_id
         self.metrics = metrics
-        self.events_format = events_format
         self.kafka = kafka
         self.max_records = max_records
         self.delivery_timeout = delivery_timeout
-        self.sink = sink
-        self.version_waits = version_waits
+        self.projection = projection
+        self.sink = projection.sink
         self.events_topic = topics.event_records.get_topic_name()
         self.changelog_topic = orders_by_id.changelog_topic.get_topic_name()
         #: Set when Faust's recovery completed and the assignment is to be taken up.
@@ -265,7 +179,7 @@ class Projector(Service):
                 continue  # records of a revoked partition are its next owner's
             self._idle.clear()
             try:
-                await self._handle(consumer, batches)
+                await self.project(batches)
             finally:
                 self._idle.set()
 
@@ -274,34 +188,11 @@ class Projector(Service):
             await self._consumer.stop()
         await self.sink.stop()
 
-    async def _handle(
-        self, consumer: AIOKafkaConsumer, batches: Mapping[TopicPartition, list[ConsumerRecord]]
-    ) -> None:
-        """Apply every partition's records; their writes and offsets go to the committer."""
-        batch = AppliedBatch()
-        for tp, records in batches.items():
-            applied, left = [], PartitionRows()
-            for record in records:
-                try:
-                    event = await read_order_record(OrderEvent, record, self.events_format)
-                    line = self._apply(record, event, left)
-                except Exception as exc:  # whatever the record holds: it stops nothing
-                    batch.dead_letters.append(await self._dead_letter(record, exc))
-                    continue
-                if line is not None:
-                    applied.append(line)
-            batch.changelog += await self.sink.write(tp.partition, left.rows, left.changelog)
-            self.version_waits.written(left.versions)
-            self.metrics.events_applied.inc(len(applied))
-            if applied:
-                logger.info(
-                    "order events applied",
-                    extra={"topic": tp.topic, "partition": tp.partition, "orders": applied},
-                )
-            batch.offsets[tp] = records[-1].offset + 1
-        await self._to_commit.put(batch)
+    async def project(self, batches: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Apply a fetched batch; its writes and offsets go to the committer, in order."""
+        await self._to_commit.put(await self.projection.apply(batches))
 
-    async def _commit_applied(self, consumer: AIOKafkaConsumer) -> None:
+    async def commit_applied(self, consumer: AIOKafkaConsumer) -> None:
         """Commit what was applied, in order, once Kafka has its writes.
 
         Takes everything queued: the fetch loop goes on meanwhile, so records
@@ -335,63 +226,7 @@ class Projector(Service):
         while self._consumer is None:
             await self.sleep(0.1)
         while not self.should_stop:
-            await self._commit_applied(self._consumer)
-
-    def _apply(
-        self, record: ConsumerRecord, event: OrderEvent, left: PartitionRows
-    ) -> dict[str, object] | None:
-        """What ``event`` leaves for its order's row, in ``left``; the log line of the event
-        if it was applied.  Nothing is written here: a record that breaks anything on the
-        way is dead-lettered with nothing of it stored."""
-        key = event.orderId.encode()
-        held = self._held_version(record.partition, key, left)
-        applied = classify(event, held)
-        if applied is Applied.DUPLICATE:
-            self.metrics.duplicates_skipped.inc()
-            logger.info(
-                "duplicate event skipped", extra=outcome_fields(record, event, held, applied)
-            )
-            if event.version == held and key not in left.changelog:
-                # Maybe handled again after a crash: the store kept the row, but
-                # its changelog record may have been lost with the process.
-                row = self.sink.row(record.partition, key)
-                if row is not None:
-                    left.changelog[key] = row
-            return None
-        if applied is Applied.AFTER_GAP:
-            self.metrics.version_gaps.inc()
-            logger.warning(
-                "version gap: the snapshot is applied",
-                extra=outcome_fields(record, event, held, applied),
-            )
-        row = project(event)
-        # Encoded once, for the store and the changelog record alike.
-        left.rows[key] = left.changelog[key] = dumps(row)
-        left.versions[key] = event.version
-        return applied_line(event, row, record.offset)
-
-    def _held_version(self, partition: int, key: bytes, left: PartitionRows) -> int:
-        """The version of the order as the records before this one leave it (0: none)."""
-        if key in left.versions:
-            return left.versions[key]
-        row = self.sink.row(partition, key)
-        return 0 if row is None else int(orjson.loads(row)["version"])
-
-    async def _dead_letter(self, record: ConsumerRecord, error: Exception) -> asyncio.Future:
-        sent = await hand_over(
-            lambda: self.topics.dead_letters.send(
-                key=record.key,
-                value=record.value,
-                headers=dead_letter_headers(record, error, self.app.conf.id),
-            ),
-            {"writing": "dead letter", **position(record)},
-        )
-        self.metrics.dead_lettered.inc()
-        logger.error(
-            "dead-lettered",
-            extra={**position(record), "key": repr(record.key), "reason": str(error)},
-        )
-        return sent
+            await self.commit_applied(self._consumer)
 
     async def _written(
         self, offsets: Mapping[TopicPartition, int], writes: list[asyncio.Future[RecordMetadata]]

@@ -12,6 +12,7 @@ import faust
 
 from agents.cart import CartCommands, CartWriters, register_remote_commands
 from agents.cart_orders import CartOrders
+from agents.projection import Projection
 from agents.projector import Projector
 from agents.table_sink import TableSink, changelog_producer
 from agents.version_waits import VersionWaits
@@ -251,18 +252,22 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
     orders_by_id = orders_table(app, ShippedOrder, settings)
     version_waits = VersionWaits()
     parts.metrics.report_waiting_reads(lambda: len(version_waits))
+    projection = Projection(
+        TableSink(orders_by_id, changelog_producer(parts.connection, producer_options(settings))),
+        parts.formats.events,
+        parts.topics.dead_letters,
+        version_waits,
+        parts.metrics,
+        service=settings.app_id,
+    )
     app.add_dependency(
         Projector(
             app,
             parts.topics,
             orders_by_id,
             parts.metrics,
-            parts.formats.events,
             parts.connection,
-            TableSink(
-                orders_by_id, changelog_producer(parts.connection, producer_options(settings))
-            ),
-            version_waits,
+            projection,
             max_records=settings.max_records_per_batch,
             delivery_timeout=settings.delivery_timeout,
         )

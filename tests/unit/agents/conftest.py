@@ -21,6 +21,7 @@ import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.structs import RecordMetadata
 
+from agents.projection import Projection
 from agents.projector import Projector
 from agents.table_sink import TableSink
 from agents.version_waits import VersionWaits
@@ -145,8 +146,8 @@ class OrdersHarness:
                 )
             )
             self.offset += 1
-        await self.projector._handle(self.commits, {PARTITION_0: batch})
-        await self.projector._commit_applied(self.commits)
+        await self.projector.project({PARTITION_0: batch})
+        await self.projector.commit_applied(self.commits)
 
     async def apply(self, *events: OrderEvent) -> None:
         await self.consume(*(as_record(event) for event in events))
@@ -173,15 +174,21 @@ async def orders(tmp_path: Path) -> OrdersHarness:
         declare_topics(app, settings.topic_partitions, 1, value_formats(settings, None)),
         dead_letters=dead_letters,
     )
+    projection = Projection(
+        TableSink(orders_by_id, lambda: changelog),
+        JsonFormat(),
+        dead_letters,
+        VersionWaits(),
+        metrics,
+        service="orders-test",
+    )
     projector = Projector(
         app,
         sinks,
         orders_by_id,
         metrics,
-        JsonFormat(),
         KafkaConnection("127.0.0.1:1"),
-        TableSink(orders_by_id, lambda: changelog),
-        VersionWaits(),
+        projection,
         max_records=settings.max_records_per_batch,
         delivery_timeout=DEADLINE,
     )

@@ -9,7 +9,7 @@ import pytest
 from faust.types import TP
 
 import agents.hand_over
-import agents.projector
+import agents.shipping
 import agents.worker_exit
 from models import codec
 from models.status import OrderStatus
@@ -41,7 +41,7 @@ async def test_projector_should_skip_duplicates_and_log_them(orders, caplog):
     pending = make_order("ORD-3", status=OrderStatus.PENDING)
     events = [make_event(make_order("ORD-3"), 1), make_event(pending, 2)]
 
-    with caplog.at_level(logging.INFO, logger="agents.projector"):
+    with caplog.at_level(logging.INFO, logger="agents.projection"):
         await orders.apply(*events, *events)
 
     row = orders.orders_by_id["ORD-3"]
@@ -73,7 +73,7 @@ async def test_projector_should_write_the_held_row_again_when_its_own_event_come
 async def test_projector_should_apply_a_snapshot_after_a_gap_with_a_warning(orders, caplog):
     shipped = make_order("ORD-4", status=OrderStatus.SHIPPED)
 
-    with caplog.at_level(logging.INFO, logger="agents.projector"):
+    with caplog.at_level(logging.INFO, logger="agents.projection"):
         await orders.apply(make_event(make_order("ORD-4"), 1), make_event(shipped, 4))
 
     assert orders.orders_by_id["ORD-4"].version == 4
@@ -148,7 +148,7 @@ async def test_projector_should_dead_letter_a_record_whose_row_cannot_be_made_an
         raise ArithmeticError("no shipping for this one")
 
     with monkeypatch.context() as patched:
-        patched.setattr(agents.projector, "shipping_cost", broken)
+        patched.setattr(agents.shipping, "shipping_cost", broken)
         await orders.apply(make_event(make_order("ORD-13")))
     await orders.apply(make_event(make_order("ORD-14")))
 

@@ -1,11 +1,11 @@
-"""The projector's rules: which events to apply, and the row each one makes."""
+"""The order service's rule (agents.shipping): which events to apply, and the row each makes."""
 
 from decimal import Decimal
 
 import pytest
 from faust.types import Message
 
-from agents.projector import Applied, classify, project
+from agents.shipping import Outcome, apply
 from infra.dead_letters import dead_letter_headers
 from infra.value_formats import JsonFormat, decode_order_record
 from models import codec
@@ -17,21 +17,28 @@ from tests.unit.factories import make_event, make_item, make_order
 
 
 def test_should_apply_the_first_event_of_an_unknown_order():
-    assert classify(make_event(version=1), 0) is Applied.NEXT
+    shipped = apply(make_event(version=1), 0)
+
+    assert shipped.outcome is Outcome.APPLIED
+    assert shipped.row is not None
+    assert shipped.row.version == 1
 
 
 def test_should_apply_the_next_version():
-    assert classify(make_event(version=4), 3) is Applied.NEXT
+    assert apply(make_event(version=4), 3).outcome is Outcome.APPLIED
 
 
 @pytest.mark.parametrize(("held", "incoming"), [(3, 3), (3, 2), (3, 1), (1, 1)])
 def test_should_skip_an_equal_or_older_version_as_a_duplicate(held: int, incoming: int):
-    assert classify(make_event(version=incoming), held) is Applied.DUPLICATE
+    shipped = apply(make_event(version=incoming), held)
+
+    assert shipped.outcome is Outcome.SKIPPED_AS_DUPLICATE
+    assert shipped.row is None
 
 
 @pytest.mark.parametrize(("held", "incoming"), [(3, 5), (1, 3), (0, 2), (0, 9)])
 def test_should_notice_a_gap_when_versions_are_missing(held: int, incoming: int):
-    assert classify(make_event(version=incoming), held) is Applied.AFTER_GAP
+    assert apply(make_event(version=incoming), held).outcome is Outcome.APPLIED_AFTER_GAP
 
 
 @pytest.mark.parametrize(
@@ -47,10 +54,11 @@ def test_should_project_the_snapshot_with_its_shipping_cost(items, total: str, s
     order = make_order("ORD-9", status=OrderStatus.SHIPPED, items=items)
     assert order.totalAmount == Decimal(total)
 
-    # When it is projected
-    row = project(make_event(order, version=3))
+    # When it is applied to the order's row at version 2
+    row = apply(make_event(order, version=3), 2).row
 
     # Then the row holds that very order, its version and 2% shipping
+    assert row is not None
     assert row.order == order
     assert row.version == 3
     assert row.shippingCost == Decimal(shipping)
@@ -61,8 +69,9 @@ def test_should_replace_the_whole_order_by_the_snapshot():
     before = make_order(status=OrderStatus.NEW)
     after = Order.from_wire({**before.to_wire(), "status": "confirmed"})
 
-    row = project(make_event(after, version=2))
+    row = apply(make_event(after, version=2), 1).row
 
+    assert row is not None
     assert row.order.status is OrderStatus.CONFIRMED
     assert row.order != before
 
