@@ -20,7 +20,6 @@ order are decided in the order they arrived.
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,16 +35,15 @@ from agents.hand_over import hand_over
 from agents.partition_writer import PartitionWriter
 from agents.worker_exit import exit_to_reprocess
 from infra.command_gateway import CommandGateway
-from infra.dead_letters import dead_letter_headers, position
 from infra.group_lease import GroupLease
 from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
 from infra.reachability import Dependencies
-from infra.topics import COMMAND_ID_HEADER, OrderTopics
-from infra.transport import SEND_FAILURES, STARTUP_WAIT_SECONDS
-from infra.value_formats import ValueFormats, read_order_record
-from models.commands import CommandReply, OrderCommand, Outcome
+from infra.topics import OrderTopics
+from infra.transport import STARTUP_WAIT_SECONDS
+from infra.value_formats import ValueFormats
+from models.commands import CommandReply, OrderCommand
 from models.events import OrderEvent
 
 logger = logging.getLogger(__name__)
@@ -58,23 +56,6 @@ EVENT_REQUEST_TIMEOUT_MS = 2000
 def partition_of(order_id: str, partitions: int) -> int:
     """The partition Kafka's default partitioner (and so Faust's producer) gives the key."""
     return (murmur2(order_id.encode()) & 0x7FFFFFFF) % partitions
-
-
-def unreadable_reply(record: faust.EventT) -> CommandReply | None:
-    """The answer to a command that could not be read, if its record names the request."""
-    header = dict(record.message.headers or ()).get(COMMAND_ID_HEADER)
-    if not header:
-        return None
-    try:
-        command_id = header.decode()
-    except UnicodeDecodeError:
-        return None
-    return CommandReply(
-        commandId=command_id,
-        outcome=Outcome.UNREADABLE,
-        detail="the worker that owns the order cannot read the command "
-        "(another version of the service?); nothing was done",
-    )
 
 
 @dataclass
@@ -335,95 +316,6 @@ class CartWriters(Service):
             # What the writers handed over is flushed: a clean stop loses nothing.
             await self.producer.stop()
         self.orders.close()
-
-
-def register_remote_commands(
-    app: faust.App,
-    topics: OrderTopics,
-    writers: CartWriters,
-    formats: ValueFormats,
-    metrics: ServiceMetrics,
-    deliver_locally: Callable[[CommandReply], bool],
-    max_in_flight: int,
-) -> faust.types.AgentT:
-    """The agent that hands the commands other workers wrote to ``order-commands`` to the
-    writer of their partition, and answers them through the reply path, in order."""
-
-    async def dead_letter(record: faust.EventT, error: Exception) -> asyncio.Future[RecordMetadata]:
-        message = record.message
-        metrics.commands.labels("unreadable", "dead_lettered").inc()
-        logger.error(
-            "command dead-lettered",
-            extra={**position(message), "key": repr(message.key), "reason": str(error)},
-        )
-        return await hand_over(
-            lambda: topics.command_dead_letters.send(
-                key=message.key,
-                value=record.value,
-                headers=dead_letter_headers(message, error, app.conf.id),
-            ),
-            {"writing": "dead letter", **position(message)},
-        )
-
-    replies_on_the_way: set[asyncio.Task[None]] = set()
-
-    def answer(reply: CommandReply | None) -> None:
-        """Send ``reply`` to the worker whose request waits for it, without waiting.
-
-        Best effort: the request may be gone already (it answered 504), and a
-        reply that cannot be sent must not hold up the partition.
-        """
-        if reply is None or deliver_locally(reply):
-            return
-
-        async def send_reply() -> None:
-            try:
-                await topics.replies.send(key=reply.commandId, value=reply.to_wire())
-            except SEND_FAILURES as exc:
-                logger.warning(
-                    "reply not sent; the request waiting for it ends in 504",
-                    extra={"commandId": reply.commandId, "error": repr(exc)},
-                )
-
-        task = asyncio.create_task(send_reply())
-        replies_on_the_way.add(task)
-        task.add_done_callback(replies_on_the_way.discard)
-
-    async def acknowledge_in_order(
-        commands: faust.StreamT[bytes],
-        handled: asyncio.Queue[tuple[faust.EventT, asyncio.Future[Any], bool]],
-    ) -> None:
-        while True:
-            record, done, dead_lettered = await handled.get()
-            result = await done
-            answer(unreadable_reply(record) if dead_lettered else result)
-            await commands.ack(record)
-
-    @app.agent(topics.command_records, name="handle_remote_commands", isolated_partitions=True)
-    async def handle_remote_commands(stream: faust.StreamT[bytes]) -> None:
-        commands = stream.noack()
-        handled: asyncio.Queue[tuple[faust.EventT, asyncio.Future[Any], bool]]
-        handled = asyncio.Queue(max_in_flight)
-        acknowledger = asyncio.create_task(acknowledge_in_order(commands, handled))
-        try:
-            async for record in commands.events():
-                partition = record.message.partition
-                writer = await writers.writer_of(partition)
-                try:
-                    command = await read_order_record(
-                        OrderCommand, record.message, formats.commands
-                    )
-                except Exception as exc:  # whatever the record holds: it stops nothing
-                    await handled.put((record, await dead_letter(record, exc), True))
-                else:
-                    await handled.put((record, writer.submit(command), False))
-                writers.remote_read(partition, record.message.offset)
-        finally:
-            # Revoked or stopping: Faust waits for what is in flight to be
-            # acknowledged first; anything left is its next owner's again.
-            acknowledger.cancel()
-
-    return handle_remote_commands
 
 
 class CartCommands:

@@ -10,10 +10,11 @@ from typing import Any
 
 import faust
 
-from agents.cart import CartCommands, CartWriters, register_remote_commands
+from agents.cart import CartCommands, CartWriters
 from agents.cart_orders import CartOrders
 from agents.projection import Projection
 from agents.projector import Projector
+from agents.remote_commands import RemoteCommands
 from agents.table_sink import TableSink, changelog_producer
 from agents.version_waits import VersionWaits
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
@@ -224,7 +225,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
             deadline=settings.request_timeout,
         )
     )
-    register_remote_commands(
+    RemoteCommands(
         app,
         parts.topics,
         writers,
@@ -232,7 +233,7 @@ def create_cart_app(settings: CartSettings) -> faust.App:
         parts.metrics,
         gateway.deliver_locally,
         settings.max_in_flight,
-    )
+    ).register()
     commands = CartCommands(writers, gateway, parts.dependencies)
     readiness = parts.readiness(
         partitions=lambda: writers.restored and not app.rebalancing,
