@@ -31,10 +31,10 @@ from faust.types import TP
 from mode import Service
 
 from agents.cart_orders import CartOrders
+from agents.command_gateway import CommandGateway
 from agents.hand_over import hand_over
 from agents.partition_writer import PartitionWriter
 from agents.worker_exit import exit_to_reprocess
-from infra.command_gateway import CommandGateway
 from infra.group_lease import GroupLease
 from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import wait_for_kafka

@@ -12,20 +12,19 @@ import faust
 
 from agents.cart import CartCommands, CartWriters
 from agents.cart_orders import CartOrders
+from agents.command_gateway import CommandGateway
 from agents.projection import Projection
 from agents.projector import Projector
 from agents.remote_commands import RemoteCommands
 from agents.table_sink import TableSink, changelog_producer
 from agents.version_waits import VersionWaits
 from app.settings import CartSettings, OrdersSettings, ServiceSettings
-from infra.command_gateway import CommandGateway
 from infra.group_lease import HEARTBEAT_SECONDS, LEASE_SECONDS, GroupLease
 from infra.kafka_connection import KafkaConnection
 from infra.logs import logging_config
 from infra.metrics import ServiceMetrics
 from infra.reachability import Dependencies, KafkaProbe, KafkaWriteProbe, Reachability
 from infra.schema_registry import SchemaRegistryClient
-from infra.topic_scan import TopicScanner
 from infra.topics import (
     CART_TABLE,
     COMMAND_REPLIES,
@@ -50,6 +49,7 @@ from web.openapi import openapi_document, register_openapi_view
 from web.orders import ORDER_OPERATIONS, register_order_views
 from web.owner_routing import OwnerRouter
 from web.problems import problem_middleware
+from web.topic_scan import TopicScanner
 
 #: How long a topic scan may take before the request gets a 504.
 SCAN_TIMEOUT_SECONDS = 60.0

@@ -12,7 +12,7 @@ from aiohttp import web
 from faust.web import Request, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from infra.command_gateway import NoReplyInTime
+from agents.command_gateway import NoReplyInTime
 from infra.reachability import DependencyUnavailable
 from models.api import CreateOrderRequest, OrderOut, UpdateOrderRequest
 from models.commands import CommandReply, CommandType, OrderCommand, Outcome

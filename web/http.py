@@ -11,10 +11,10 @@ from faust.web import Request, Response, View
 from faust.web.exceptions import WebError
 from pydantic import BaseModel, ValidationError
 
-from infra.topic_scan import ClientGone
 from models.codec import dumps, loads_strict
 from models.rules import MAX_VERSION
 from web.problems import InvalidInput, UnsupportedBody
+from web.topic_scan import ClientGone
 
 #: Request bodies above this size are refused with 413 (aiohttp enforces it).
 MAX_BODY_BYTES = 1024 * 1024

@@ -9,7 +9,6 @@ from faust.web import Request, Response
 from agents.version_waits import VersionWaits
 from infra.kafka_metadata import UnknownTopic
 from infra.reachability import DependencyUnavailable
-from infra.topic_scan import ClientGone, NotScannable, ScanTimeout, TooManyScans, TopicScanner
 from models.api import OrderDetailsOut, OrderDetailsQuery, TopicScanOut, TopicScanQuery
 from web.health import tables_ready
 from web.http import (
@@ -25,6 +24,7 @@ from web.http import (
 from web.openapi import Operation
 from web.owner_routing import OwnerRouter, OwnerUnavailable
 from web.problems import Answer, InvalidInput, NotReady, UnknownOrder, VersionNotReached
+from web.topic_scan import ClientGone, NotScannable, ScanTimeout, TooManyScans, TopicScanner
 
 logger = logging.getLogger(__name__)
 

@@ -21,15 +21,15 @@ from typing import Any
 from aiohttp import web
 from faust.web.exceptions import WebError
 
-from infra.command_gateway import NoReplyInTime
+from agents.command_gateway import NoReplyInTime
 from infra.kafka_metadata import UnknownTopic
 from infra.reachability import DependencyUnavailable
 from infra.schema_registry import RegistryError
-from infra.topic_scan import NotScannable, ScanTimeout, TooManyScans
 from models.api import Problem
 from models.codec import dumps
 from models.commands import Outcome
 from web.owner_routing import OwnerUnavailable
+from web.topic_scan import NotScannable, ScanTimeout, TooManyScans
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from faust.web.exceptions import ServiceUnavailable
 
-from infra.command_gateway import NoReplyInTime
+from agents.command_gateway import NoReplyInTime
 from infra.kafka_metadata import UnknownTopic
 from infra.reachability import DependencyUnavailable
 from models.api import UpdateOrderRequest

@@ -3,8 +3,8 @@
 import pytest
 from aiokafka import ConsumerRecord
 
-from infra.topic_scan import order_id_in, order_id_of
 from models.codec import dumps
+from web.topic_scan import order_id_in, order_id_of
 
 
 @pytest.mark.parametrize(
