@@ -6,6 +6,7 @@ own Faust prefix (``CART_FAUST_``, ``ORDERS_FAUST_``) so that a variable
 meant for one service never changes the other.
 """
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -28,8 +29,13 @@ def _comma_separated(value: object) -> object:
     return value
 
 
+#: The one setting both services read unprefixed: the order topics are co-partitioned
+#: (an order's commands, events and rows share a partition number), so one value.
+PARTITIONS_VARIABLE = "ORDER_TOPIC_PARTITIONS"
+
+
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     app_id: str
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -45,7 +51,7 @@ class ServiceSettings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int
     data_dir: Path = Path(".data/state")
-    topic_partitions: int = Field(default=6, ge=1)
+    topic_partitions: int = Field(default=6, ge=1, validation_alias=PARTITIONS_VARIABLE)
     topic_replication_factor: int = Field(default=1, ge=1)
     #: Deadline of a request that waits on Kafka; also the producer's.
     request_timeout: float = Field(default=5.0, gt=0)
@@ -86,6 +92,16 @@ class ServiceSettings(BaseSettings):
     value_format: Literal["avro", "json"] = "json"
     schema_registry_url: str | None = None
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _no_partitions_of_its_own(self) -> "ServiceSettings":
+        own = f"{self.model_config.get('env_prefix', '')}TOPIC_PARTITIONS"
+        if own in os.environ:
+            raise ValueError(
+                f"{own} is no longer read: set {PARTITIONS_VARIABLE}, one value for both "
+                "services (their topics are co-partitioned)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _registry_for_avro(self) -> "ServiceSettings":

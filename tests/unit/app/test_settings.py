@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from app.settings import OrdersSettings
+from app.settings import CartSettings, OrdersSettings
 
 
 def test_the_order_topics_are_scannable_by_default():
@@ -38,3 +38,19 @@ def test_an_internal_topic_cannot_be_made_scannable(monkeypatch, internal):
 
     with pytest.raises(ValidationError, match="internal topics cannot be scannable"):
         OrdersSettings()
+
+
+def test_both_services_read_one_partition_count(monkeypatch):
+    monkeypatch.setenv("ORDER_TOPIC_PARTITIONS", "12")
+
+    assert CartSettings().topic_partitions == OrdersSettings().topic_partitions == 12
+
+
+@pytest.mark.parametrize(
+    ("variable", "settings"), [("CART_", CartSettings), ("ORDERS_", OrdersSettings)]
+)
+def test_a_partition_count_of_one_service_alone_is_refused(monkeypatch, variable, settings):
+    monkeypatch.setenv(f"{variable}TOPIC_PARTITIONS", "12")
+
+    with pytest.raises(ValidationError, match="set ORDER_TOPIC_PARTITIONS"):
+        settings()
