@@ -1,4 +1,4 @@
-"""The order service's projector: every order event into ``orders_by_id``.
+"""The order service's projector: every order event into ``shipped_orders_by_id``.
 
 The rule is :mod:`agents.shipping`; a fetched batch is applied by
 :class:`agents.projection.Projection`.  This module runs them: which
@@ -60,7 +60,7 @@ class Projector(Service):
         self,
         app: faust.App,
         topics: OrderTopics,
-        orders_by_id: faust.Table,
+        shipped_orders_by_id: faust.Table,
         metrics: ServiceMetrics,
         kafka: KafkaConnection,
         projection: Projection,
@@ -71,7 +71,7 @@ class Projector(Service):
     ) -> None:
         self.app = app
         self.topics = topics
-        self.orders_by_id = orders_by_id
+        self.shipped_orders_by_id = shipped_orders_by_id
         self.metrics = metrics
         self.kafka = kafka
         self.max_records = max_records
@@ -79,7 +79,7 @@ class Projector(Service):
         self.projection = projection
         self.sink = projection.sink
         self.events_topic = topics.event_records.get_topic_name()
-        self.changelog_topic = orders_by_id.changelog_topic.get_topic_name()
+        self.changelog_topic = shipped_orders_by_id.changelog_topic.get_topic_name()
         #: Set when Faust's recovery completed and the assignment is to be taken up.
         self._assignment_changed = asyncio.Event()
         #: Clear while a batch is being handled.

@@ -31,7 +31,7 @@ from infra.topics import (
     IDEMPOTENCY_KEYS,
     ORDER_COMMANDS,
     ORDER_EVENTS,
-    ORDERS_TABLE,
+    SHIPPED_ORDERS_TABLE,
     WRITE_PROBES,
     OrderTopics,
     declare_topics,
@@ -107,12 +107,14 @@ def producer_options(settings: ServiceSettings) -> dict[str, Any]:
     }
 
 
-def orders_table(app: faust.App, value_type: type, settings: ServiceSettings) -> faust.Table:
+def shipped_orders_table(
+    app: faust.App, value_type: type, settings: ServiceSettings
+) -> faust.Table:
     # key_type=bytes makes the table's key serializer "raw", like the topics':
     # the changelog key and table_route's partition are the orderId's UTF-8
     # bytes, the partition the producer picked (str keys default to json).
     return app.Table(
-        ORDERS_TABLE,
+        SHIPPED_ORDERS_TABLE,
         key_type=bytes,
         value_type=value_type,
         partitions=settings.topic_partitions,
@@ -250,11 +252,13 @@ def create_cart_app(settings: CartSettings) -> faust.App:
 def create_orders_app(settings: OrdersSettings) -> faust.App:
     parts = build_service(settings)
     app = parts.app
-    orders_by_id = orders_table(app, ShippedOrder, settings)
+    shipped_orders_by_id = shipped_orders_table(app, ShippedOrder, settings)
     version_waits = VersionWaits()
     parts.metrics.report_waiting_reads(lambda: len(version_waits))
     projection = Projection(
-        TableSink(orders_by_id, changelog_producer(parts.connection, producer_options(settings))),
+        TableSink(
+            shipped_orders_by_id, changelog_producer(parts.connection, producer_options(settings))
+        ),
         parts.formats.events,
         parts.topics.dead_letters,
         version_waits,
@@ -265,7 +269,7 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
         Projector(
             app,
             parts.topics,
-            orders_by_id,
+            shipped_orders_by_id,
             parts.metrics,
             parts.connection,
             projection,
@@ -282,8 +286,10 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
         max_concurrent=settings.max_concurrent_scans,
         timeout=SCAN_TIMEOUT_SECONDS,
     )
-    owners = app.add_dependency(OwnerRouter(app, orders_by_id, settings.routed_request_timeout))
-    register_order_views(app, orders_by_id, owners, scanner, version_waits)
+    owners = app.add_dependency(
+        OwnerRouter(app, shipped_orders_by_id, settings.routed_request_timeout)
+    )
+    register_order_views(app, shipped_orders_by_id, owners, scanner, version_waits)
     register_api_documents(
         app, openapi_document("Order service", ORDER_OPERATIONS + HEALTH_OPERATIONS)
     )

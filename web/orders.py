@@ -63,13 +63,13 @@ ORDER_OPERATIONS = (ORDER_DETAILS, TOPIC_SCAN)
 
 def register_order_views(
     app: faust.App,
-    orders_by_id: faust.Table,
+    shipped_orders_by_id: faust.Table,
     owners: OwnerRouter,
     scanner: TopicScanner,
     version_waits: VersionWaits,
 ) -> None:
     def held_version(order_id: str) -> int:
-        row = orders_by_id.get(order_id)
+        row = shipped_orders_by_id.get(order_id)
         return 0 if row is None else row.version
 
     @app.page(ORDER_DETAILS.path)
@@ -101,7 +101,7 @@ def register_order_views(
                     f"order {query.orderId} is at version {held_version(query.orderId)}, "
                     f"not yet {query.minVersion}, after {query.waitMs} ms"
                 )
-            row = orders_by_id.get(query.orderId)
+            row = shipped_orders_by_id.get(query.orderId)
             if row is None:
                 raise UnknownOrder(f"order {query.orderId} is not known (yet)")
             headers = {"ETag": etag(row.version)}

@@ -86,8 +86,8 @@ async def test_topic_scan_lists_every_order_id_once(http, platform, order_id):
         ("__consumer_offsets", 404),
         ("order-command-replies", 404),
         ("order-platform.write-probes", 404),
-        ("cart-service-orders_by_id-changelog", 404),
-        ("order-service-orders_by_id-changelog", 404),
+        ("cart-service-shipped_orders_by_id-changelog", 404),
+        ("order-service-shipped_orders_by_id-changelog", 404),
         ("kafkasql-journal", 404),
     ],
 )

@@ -25,7 +25,7 @@ from agents.projection import Projection
 from agents.projector import Projector
 from agents.table_sink import TableSink
 from agents.version_waits import VersionWaits
-from app.factory import orders_table, value_formats
+from app.factory import shipped_orders_table, value_formats
 from app.settings import OrdersSettings
 from infra.kafka_connection import KafkaConnection
 from infra.metrics import ServiceMetrics
@@ -119,7 +119,7 @@ class AcknowledgingProducer:
 @dataclass
 class OrdersHarness:
     projector: Projector
-    orders_by_id: faust.Table
+    shipped_orders_by_id: faust.Table
     metrics: ServiceMetrics
     dead_letters: Any
     commits: Commits
@@ -164,7 +164,7 @@ async def orders(tmp_path: Path) -> OrdersHarness:
     settings = OrdersSettings(topic_partitions=6)
     # The service's store: the projector writes rows as the encoded bytes RocksDB keeps.
     app = build_app("orders-test", store="rocksdb://", datadir=tmp_path)
-    orders_by_id = orders_table(app, ShippedOrder, settings)
+    shipped_orders_by_id = shipped_orders_table(app, ShippedOrder, settings)
     # No producer runs here: every changelog write is acknowledged at once.
     changelog = AcknowledgingProducer()
     metrics = ServiceMetrics()
@@ -175,7 +175,7 @@ async def orders(tmp_path: Path) -> OrdersHarness:
         dead_letters=dead_letters,
     )
     projection = Projection(
-        TableSink(orders_by_id, lambda: changelog),
+        TableSink(shipped_orders_by_id, lambda: changelog),
         JsonFormat(),
         dead_letters,
         VersionWaits(),
@@ -185,7 +185,7 @@ async def orders(tmp_path: Path) -> OrdersHarness:
     projector = Projector(
         app,
         sinks,
-        orders_by_id,
+        shipped_orders_by_id,
         metrics,
         KafkaConnection("127.0.0.1:1"),
         projection,
@@ -194,5 +194,5 @@ async def orders(tmp_path: Path) -> OrdersHarness:
     )
     await projector.sink.start()
     return OrdersHarness(
-        projector, orders_by_id, metrics, aiter(dead_letters), Commits(), changelog
+        projector, shipped_orders_by_id, metrics, aiter(dead_letters), Commits(), changelog
     )

@@ -24,7 +24,7 @@ async def test_projector_should_store_the_order_with_its_shipping_cost(orders):
 
     await orders.apply(make_event(order, version=1))
 
-    row = orders.orders_by_id["ORD-1"]
+    row = orders.shipped_orders_by_id["ORD-1"]
     assert (row.order, row.version, str(row.shippingCost)) == (order, 1, "0.58")
 
 
@@ -33,7 +33,7 @@ async def test_projector_should_apply_each_next_version(orders):
 
     await orders.apply(make_event(make_order("ORD-2"), 1), make_event(confirmed, 2))
 
-    row = orders.orders_by_id["ORD-2"]
+    row = orders.shipped_orders_by_id["ORD-2"]
     assert (row.version, row.order.status) == (2, OrderStatus.CONFIRMED)
 
 
@@ -44,7 +44,7 @@ async def test_projector_should_skip_duplicates_and_log_them(orders, caplog):
     with caplog.at_level(logging.INFO, logger="agents.projection"):
         await orders.apply(*events, *events)
 
-    row = orders.orders_by_id["ORD-3"]
+    row = orders.shipped_orders_by_id["ORD-3"]
     assert (row.version, row.order.status) == (2, OrderStatus.PENDING)
     skipped = [r for r in caplog.records if r.getMessage() == "duplicate event skipped"]
     assert [(r.orderId, r.version, r.heldVersion) for r in skipped] == [
@@ -76,7 +76,7 @@ async def test_projector_should_apply_a_snapshot_after_a_gap_with_a_warning(orde
     with caplog.at_level(logging.INFO, logger="agents.projection"):
         await orders.apply(make_event(make_order("ORD-4"), 1), make_event(shipped, 4))
 
-    assert orders.orders_by_id["ORD-4"].version == 4
+    assert orders.shipped_orders_by_id["ORD-4"].version == 4
     gaps = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(gaps) == 1
     assert gaps[0].getMessage().startswith("version gap")
@@ -126,8 +126,8 @@ async def test_projector_should_dead_letter_an_unusable_record_and_go_on(orders,
     assert headers["eventType"] == b"OrderCreated"  # the original headers are kept
     assert headers["dlq.service"] == b"orders-test"
     assert headers["dlq.error"] == b"InvalidRecord"
-    assert "ORD-7" not in orders.orders_by_id
-    assert orders.orders_by_id["ORD-9"].version == 1
+    assert "ORD-7" not in orders.shipped_orders_by_id
+    assert orders.shipped_orders_by_id["ORD-9"].version == 1
     assert orders.counted("order_events_dead_lettered_total") == 1
 
 
@@ -137,8 +137,8 @@ async def test_projector_should_commit_past_a_batch_once_its_writes_are_acknowle
 
     assert orders.commits.offsets == {PARTITION_0: 3}
     # The store keeps how far the changelog holds its rows (two rows: offsets 0, 1).
-    changelog = TP(orders.orders_by_id.changelog_topic.get_topic_name(), 0)
-    assert orders.orders_by_id.data.persisted_offset(changelog) == 1
+    changelog = TP(orders.shipped_orders_by_id.changelog_topic.get_topic_name(), 0)
+    assert orders.shipped_orders_by_id.data.persisted_offset(changelog) == 1
 
 
 async def test_projector_should_dead_letter_a_record_whose_row_cannot_be_made_and_go_on(
@@ -155,5 +155,5 @@ async def test_projector_should_dead_letter_a_record_whose_row_cannot_be_made_an
     letter = await orders.next_dead_letter()
     assert letter.key == b"ORD-13"
     assert dict(letter.headers)["dlq.error"] == b"ArithmeticError"
-    assert "ORD-13" not in orders.orders_by_id
-    assert orders.orders_by_id["ORD-14"].version == 1
+    assert "ORD-13" not in orders.shipped_orders_by_id
+    assert orders.shipped_orders_by_id["ORD-14"].version == 1

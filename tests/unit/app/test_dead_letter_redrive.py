@@ -70,7 +70,7 @@ def test_should_refuse_a_replay_asked_wrongly(single, first, last, problem):
     "argv",
     [
         ["list", "--topic", "order-events"],
-        ["list", "--topic", "order-service-orders_by_id-changelog"],
+        ["list", "--topic", "order-service-shipped_orders_by_id-changelog"],
         ["replay", "--from", "0:3", "--to", "1:4"],
         ["show", "0"],
     ],
@@ -120,8 +120,8 @@ def test_a_dead_letter_goes_back_to_the_topic_and_partition_it_was_read_from():
         (ORIGINAL, "no dlq.source.topic header"),
         ([("dlq.source.topic", b"order-events")], "dlq.source.partition - is no partition"),
         (
-            [("dlq.source.topic", b"order-service-orders_by_id-changelog")],
-            "source order-service-orders_by_id-changelog is not order-events",
+            [("dlq.source.topic", b"order-service-shipped_orders_by_id-changelog")],
+            "source order-service-shipped_orders_by_id-changelog is not order-events",
         ),
         (
             [("dlq.source.topic", b"order-commands"), ("dlq.source.partition", b"1")],

@@ -27,7 +27,7 @@ def test_scannable_topics_are_a_comma_separated_list(monkeypatch):
         "__consumer_offsets",
         "order-command-replies",
         "order-platform.write-probes",
-        "order-service-orders_by_id-changelog",
+        "order-service-shipped_orders_by_id-changelog",
         "cart-service-__assignor-__leader",
         "kafkasql-journal",
         "_schemas",

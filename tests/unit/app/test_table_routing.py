@@ -22,7 +22,7 @@ from aiokafka.protocol.metadata import MetadataResponse_v0
 from faust.types import TP
 from yarl import URL
 
-from app.factory import orders_table, value_formats
+from app.factory import shipped_orders_table, value_formats
 from app.settings import OrdersSettings
 from infra.topics import OrderTopics, declare_topics
 from models import codec
@@ -59,7 +59,7 @@ def worker_url(partition: int) -> URL:
 class Routing:
     app: faust.App
     topics: OrderTopics
-    orders_by_id: faust.Table
+    shipped_orders_by_id: faust.Table
     producer: object
 
     def routed_partition(self, table: faust.Table, order_id: str) -> int:
@@ -83,7 +83,7 @@ async def routing() -> AsyncIterator[Routing]:
         topic_partitions=PARTITIONS,
     )
     topics = declare_topics(app, settings.topic_partitions, 1, value_formats(settings, None))
-    orders_by_id = orders_table(app, ShippedOrder, settings)
+    shipped_orders_by_id = shipped_orders_table(app, ShippedOrder, settings)
     # The pitfall as a control: a str-keyed table gets the json key serializer.
     app.Table("json_keyed", key_type=str, value_type=ShippedOrder, partitions=PARTITIONS)
     changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
@@ -104,7 +104,7 @@ async def routing() -> AsyncIterator[Routing]:
         TP(t, p): str(worker_url(p)) for t in changelogs for p in ALL_PARTITIONS
     }
     try:
-        yield Routing(app, topics, orders_by_id, producer)
+        yield Routing(app, topics, shipped_orders_by_id, producer)
     finally:
         await producer.stop()
 
@@ -125,9 +125,9 @@ def test_the_default_partitioner_matches_the_java_client_partitions():
 
 
 async def test_the_table_and_its_changelog_serialize_keys_raw(routing: Routing):
-    changelog = routing.orders_by_id.changelog_topic
+    changelog = routing.shipped_orders_by_id.changelog_topic
 
-    assert routing.orders_by_id.key_serializer == "raw"
+    assert routing.shipped_orders_by_id.key_serializer == "raw"
     assert changelog.key_serializer == "raw"
     assert changelog.prepare_key("ORD-1", None)[0] == b"ORD-1"
     assert routing.topics.events.prepare_key("ORD-1", None)[0] == b"ORD-1"
@@ -146,7 +146,7 @@ async def test_table_route_goes_to_the_partition_the_event_was_written_to(routin
     wrong = [
         order_id
         for order_id in ids
-        if routing.routed_partition(routing.orders_by_id, order_id)
+        if routing.routed_partition(routing.shipped_orders_by_id, order_id)
         != routing.produced_partition(order_id)
     ]
 
