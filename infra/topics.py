@@ -49,8 +49,8 @@ COMMAND_ID_HEADER = "commandId"
 #: worker that lost its partitions while paused cannot append what it decided
 #: before (infra.group_lease).  Longer than a leader's failover, so that events
 #: only delayed by one are not refused: Kafka fences a silent broker after 9 s
-#: by default, and the cart gives up a request to a hung leader after 2 s
-#: (measured here: writes paused 3-12 s when the leader was paused).
+#: by default, and the cart gives up a request to a hung leader after 2 s (the
+#: figures behind the choice: docs/design.md).
 EVENT_MAX_AGE_SECONDS = 20.0
 #: Every change of every order (OrderEvent), for all consumers; kept forever,
 #: so the topic scan finds every orderId ever written.
