@@ -4,9 +4,11 @@ through ``order-commands``.
 A command for an order whose partition this worker owns goes straight into
 that partition's writer (:mod:`agents.partition_writer`): no record, no
 fetch.  A command for a partition another worker owns is written to
-``order-commands`` (keyed by orderId) by the gateway; the owner's agent here
-reads it and hands it to its writer, and the reply goes back through the
-reply path.  With one worker every command takes the fast path.
+``order-commands`` (keyed by orderId) by the gateway
+(:mod:`agents.command_gateway`); the owner's agent
+(:mod:`agents.remote_commands`) reads it and hands it to its writer, and the
+reply goes back through the reply path.  With one worker every command takes
+the fast path.
 
 Ownership is Faust's assignment of ``order-commands``.  On a rebalance every
 writer of this worker stops taking commands and finishes what it holds before
@@ -16,6 +18,9 @@ start.  The fast path of a partition opens only once its agent has read every
 command written to ``order-commands`` before (by other workers, or by this one
 while the partition was not open): so the commands this worker takes for one
 order are decided in the order they arrived.
+
+Longer than most modules: ownership, the revoke that drains the writers and
+the take-up that restores their stores are one state machine, read together.
 """
 
 import asyncio
@@ -24,15 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import RecordMetadata
 from faust.types import TP
 from mode import Service
 
 from agents.cart_orders import CartOrders
+from agents.cart_producer import CartProducer
 from agents.command_gateway import CommandGateway
-from agents.hand_over import hand_over
 from agents.partition_writer import PartitionWriter
 from agents.worker_exit import exit_to_reprocess
 from infra.group_lease import GroupLease
@@ -44,13 +49,8 @@ from infra.topics import OrderTopics
 from infra.transport import STARTUP_WAIT_SECONDS
 from infra.value_formats import ValueFormats
 from models.commands import CommandReply, OrderCommand
-from models.events import OrderEvent
 
 logger = logging.getLogger(__name__)
-
-#: How long the events' producer waits for a leader's answer before it asks for
-#: the new leader: a hung one must not hold an event near its max age.
-EVENT_REQUEST_TIMEOUT_MS = 2000
 
 
 def partition_of(order_id: str, partitions: int) -> int:
@@ -103,7 +103,6 @@ class CartWriters(Service):
         self.app = app
         self.topics = topics
         self.orders = orders
-        self.formats = formats
         self.metrics = metrics
         self.kafka = kafka
         self.lease = lease
@@ -111,12 +110,15 @@ class CartWriters(Service):
         self.max_in_flight = max_in_flight
         self.delivery_timeout = delivery_timeout
         self.key_lifetime = key_lifetime
-        self.producer_options = producer_options
-        #: The events' own idempotent, acks=all producer (Faust's sends the rest).
-        self.producer: AIOKafkaProducer | None = None
+        #: The events' and kept answers' own producer (Faust's sends the rest).
+        self.producer = CartProducer(
+            kafka,
+            formats.events,
+            topics.events.get_topic_name(),
+            orders.kept_answers_topic,
+            producer_options,
+        )
         self.commands_topic = topics.command_records.get_topic_name()
-        self.events_topic = topics.events.get_topic_name()
-        self.kept_answers_topic = orders.kept_answers_topic
         self.owned: dict[int, Ownership] = {}
         #: From a revoke until Faust's rebalance is complete: the assignment is not known.
         self._rebalancing = False
@@ -167,49 +169,6 @@ class CartWriters(Service):
     def remote_read(self, partition: int, offset: int) -> None:
         if (owned := self.owned.get(partition)) is not None:
             owned.read_up_to = max(owned.read_up_to, offset + 1)
-
-    async def publish(
-        self, partition: int, event: OrderEvent, payload: bytes, kept: tuple[str, bytes]
-    ) -> asyncio.Future[RecordMetadata]:
-        headers = [
-            ("eventType", event.eventType.value.encode()),
-            ("content-type", self.formats.events.content_type),
-            kept,
-        ]
-        return await self._send(
-            self.events_topic,
-            partition,
-            event.orderId.encode(),
-            payload,
-            headers,
-            {"orderId": event.orderId, "eventId": event.eventId, "version": event.version},
-        )
-
-    async def keep_answer(
-        self, partition: int, key: bytes, kept: bytes
-    ) -> asyncio.Future[RecordMetadata]:
-        return await self._send(
-            self.kept_answers_topic, partition, key, kept, [], {"keptAnswer": key.decode()}
-        )
-
-    async def _send(
-        self,
-        topic: str,
-        partition: int,
-        key: bytes,
-        value: bytes,
-        headers: list[tuple[str, bytes]],
-        about: dict[str, object],
-    ) -> asyncio.Future[RecordMetadata]:
-        producer = self.producer
-        assert producer is not None  # started before any writer
-        return await hand_over(
-            lambda: producer.send(topic, value, key=key, partition=partition, headers=headers),
-            about,
-        )
-
-    def _encode(self, event: OrderEvent) -> bytes:
-        return self.formats.events.encode(event.to_wire())
 
     async def _on_partitions_revoked(self, sender: object, revoked: set[TP], **_: Any) -> None:
         # Awaited by the rebalance: nothing is decided here after this returns.
@@ -264,9 +223,9 @@ class CartWriters(Service):
             owned.writer = PartitionWriter(
                 partition,
                 self.orders,
-                self._encode,
-                self.publish,
-                self.keep_answer,
+                self.producer.encode,
+                self.producer.publish,
+                self.producer.keep_answer,
                 lambda: self.lease.held,
                 self.metrics,
                 max_in_flight=self.max_in_flight,
@@ -303,18 +262,10 @@ class CartWriters(Service):
 
     async def on_start(self) -> None:
         await wait_for_kafka(self.kafka, STARTUP_WAIT_SECONDS)
-        self.producer = AIOKafkaProducer(
-            **self.kafka.client_options(),
-            acks="all",
-            enable_idempotence=True,
-            **{**self.producer_options, "request_timeout_ms": EVENT_REQUEST_TIMEOUT_MS},
-        )
         await self.producer.start()
 
     async def on_stop(self) -> None:
-        if self.producer is not None:
-            # What the writers handed over is flushed: a clean stop loses nothing.
-            await self.producer.stop()
+        await self.producer.stop()
         self.orders.close()
 
 
