@@ -4,6 +4,8 @@ Reads a dead-letter topic up to its end offsets as they were at the start, so
 it ends on a topic still being written; ``replay`` sends records back to their
 source topic.  Connected as the cart (``CART_KAFKA_*``, as ``app.topic_init``
 and ``make kafka-topics``): its principal writes both source topics.
+Longer than most modules: one command line tool, its three subcommands and
+their output, read together.
 """
 
 import argparse

@@ -2,6 +2,8 @@
 
 Everything is registered explicitly here (no autodiscover scan): topics from
 the registry, tables, agents, clients with their owners, views.
+Longer than most modules: all the wiring of both services, on purpose in
+one place.
 """
 
 from collections.abc import Callable

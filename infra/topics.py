@@ -4,6 +4,8 @@ The one registry of topics.  The apps declare their Faust topics from it,
 and the topic-init step (``python -m app.topic_init``), ``make run`` and the
 tests create the topics from it.  Every key is the raw UTF-8 orderId (the
 replies are keyed by commandId), so each order's records share a partition.
+Longer than most modules: every topic's declaration, its Faust topics and its
+creation belong in this one place.
 """
 
 import contextlib

@@ -3,6 +3,8 @@
 Shared by :class:`~local_kafka.broker.KafkaBroker` and
 :class:`~local_kafka.registry.SchemaRegistry`: both spawn a server, wait until it
 really answers, and quote the end of its log when it does not.
+Longer than most modules: the whole life of a child process (start, readiness,
+stop, kill, pause, parent-death signal) is one thing to read.
 """
 
 from __future__ import annotations

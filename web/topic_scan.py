@@ -19,6 +19,9 @@ in ``order``), else from its key; one that yields none (bytes of no known
 format, no orderId, a key that is no orderId) is counted as unreadable and
 skipped.  Only a Kafka or registry outage fails a scan (503), and the index
 keeps what was read before it.
+
+Longer than most modules: the index, the reading and the limits of a scan
+are one feature, read together.
 """
 
 import asyncio
