@@ -23,6 +23,8 @@ from web.http import ApiView
 from web.problems import ANSWERS, Answer, Cause
 
 REF = "#/components/schemas/{model}"
+#: The one error that is not problem+json: the HTTP server's parser answers it.
+UNPARSABLE = "a request HTTP cannot parse (a request line or header over 8 KiB): text/plain"
 #: What each response header the services send means.
 RESPONSE_HEADERS = {
     "ETag": 'the order\'s version, quoted ("3"): send it back in If-Match or If-None-Match',
@@ -80,6 +82,8 @@ def _responses(operation: Operation) -> dict[str, Any]:
     for answer in answers:
         if answer.meaning not in meanings[answer.status]:
             meanings[answer.status].append(answer.meaning)
+    # aiohttp's parser refuses these before any view, in its own words.
+    meanings[400].append(UNPARSABLE)
     meanings[500].append("unexpected error; the errorId is in the service's log")
     # Every answer the rule decided is kept under the request's Idempotency-Key.
     replayable = {
@@ -93,6 +97,8 @@ def _responses(operation: Operation) -> dict[str, Any]:
         headers: list[str] = []
         if status >= 400:
             response["content"] = {"application/problem+json": {"schema": _ref(Problem)}}
+            if status == 400:
+                response["content"]["text/plain"] = {"schema": {"type": "string"}}
             headers += ["Retry-After"] if status in (429, 503, 504) else []
         elif operation.response is not None and status != 304:
             response["content"] = {"application/json": {"schema": _ref(operation.response)}}

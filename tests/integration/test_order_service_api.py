@@ -116,6 +116,19 @@ async def test_health_ready_and_openapi(http, platform, service):
     assert document["openapi"].startswith("3.1")
 
 
+@pytest.mark.parametrize("service", ["cart", "orders"])
+async def test_a_request_line_over_8_kib_is_the_documented_plain_400(http, platform, service):
+    base = getattr(platform, service).base_url
+    async with http.get(f"{base}/order-details?orderId={'x' * 9000}") as response:
+        status, content_type = response.status, response.content_type
+    _, document, _ = await call(http, "GET", f"{base}/openapi.json")
+
+    assert (status, content_type) == (400, "text/plain")
+    for path in document["paths"].values():
+        for operation in path.values():
+            assert "text/plain" in operation["responses"]["400"]["content"]
+
+
 # "/" stays: Faust's production index, a bare {"status": "OK"} (see the README).
 @pytest.mark.parametrize(
     "path", ["/tables", "/table", "/graph", "/router", "/stats", "/performance"]
