@@ -68,7 +68,8 @@ class CreateOrderRequest(RequestModel):
         if self.items is None:
             if self.numItems is None:
                 raise ValueError(f"give numItems (1..{MAX_ITEMS}) or an explicit items list")
-            if self.totalAmount is not None:
+            # Given at all (null too): the JSON Schema's dependentRequired says the same.
+            if "totalAmount" in self.model_fields_set:
                 raise ValueError("totalAmount may only be given with explicit items")
             return self
         if self.numItems is not None and self.numItems != len(self.items):

@@ -9,9 +9,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from infra.topics import events_format
+from local_kafka.stack import PARTITIONS
 from models.codec import dumps, loads
 from models.events import OrderEvent
 
@@ -89,29 +90,35 @@ async def order_events(platform: "LocalStack", order_id: str) -> list[OrderEvent
     return (await events_by_order(platform, {order_id})).get(order_id, [])
 
 
+async def records_of(bootstrap_servers: str, topic: str, keys: set[bytes]) -> list[ConsumerRecord]:
+    """Every record of these keys in ``topic`` up to its end offsets now, in log order."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            consumer.seek(tp, 0)
+        found: list[ConsumerRecord] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                found += [r for r in records if r.key in keys and r.offset < ends[tp]]
+    finally:
+        await consumer.stop()
+    return sorted(found, key=lambda r: (r.partition, r.offset))
+
+
 async def events_by_order(
     platform: "LocalStack", order_ids: set[str]
 ) -> dict[str, list[OrderEvent]]:
     """Every event of these orders on ``order-events``, in log order, by orderId."""
     keys = {order_id.encode() for order_id in order_ids}
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=platform.bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition("order-events", p) for p in range(6)]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            consumer.seek(tp, 0)
-        events: list[bytes] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                events.extend(record.value for record in records if record.key in keys)
-    finally:
-        await consumer.stop()
+    events = [r.value for r in await records_of(platform.bootstrap_servers, "order-events", keys)]
     found: dict[str, list[OrderEvent]] = {}
     async with events_format(platform.registry_url) as values:
         for value in events:

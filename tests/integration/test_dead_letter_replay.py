@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.partitioner import DefaultPartitioner
 
 from infra.dead_letters import dead_letter_headers
@@ -27,7 +27,7 @@ from infra.value_formats import HEADER
 from local_kafka.process import ends_with_parent
 from local_kafka.stack import PARTITIONS, LocalStack
 from models.wire import InvalidRecord
-from tests.integration.client import call, create_order, event, eventually
+from tests.integration.client import call, create_order, event, eventually, records_of
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The deadline the command is given per wait on Kafka.
@@ -99,29 +99,6 @@ async def write(
         await producer.stop()
 
 
-async def records_of(bootstrap_servers: str, topic: str, key: bytes) -> list[ConsumerRecord]:
-    """Every record of ``key`` in ``topic``, up to its end offsets now."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in ALL_PARTITIONS]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            consumer.seek(tp, 0)
-        found: list[ConsumerRecord] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
-                found += [r for r in records if r.key == key and r.offset < ends[tp]]
-        return sorted(found, key=lambda r: (r.partition, r.offset))
-    finally:
-        await consumer.stop()
-
-
 async def projector_lines(platform: LocalStack, message: str) -> list[dict]:
     """The order service's log lines (JSON) with ``message``."""
     assert platform.orders.log_path is not None
@@ -149,7 +126,7 @@ async def test_should_list_and_show_a_record_the_projector_dead_lettered(
         own_headers = [("eventType", b"OrderCreated"), ("content-type", values.content_type)]
     source = await write(platform.bootstrap_servers, "order-events", key, value, own_headers)
     (letter,) = await eventually(
-        lambda: records_of(platform.bootstrap_servers, "order-events.DLQ", key), lambda r: r
+        lambda: records_of(platform.bootstrap_servers, "order-events.DLQ", {key}), lambda r: r
     )
     at = f"{letter.partition}:{letter.offset}"
     headers = {name: data.decode() for name, data in letter.headers}
@@ -219,7 +196,7 @@ async def test_a_dead_letter_whose_cause_was_fixed_is_applied_once_however_often
         lambda: call(http, "GET", details), lambda r: r[0] == 200 and r[1]["version"] == 2
     )
     assert (found["status"], found["totalAmount"]) == ("confirmed", Decimal("20.00"))
-    (_, replayed) = await records_of(platform.bootstrap_servers, "order-events", key)
+    (_, replayed) = await records_of(platform.bootstrap_servers, "order-events", {key})
     assert (replayed.partition, replayed.value) == (partition, value)
     assert names(replayed) == ["eventType", "content-type", "dlq.replayedFrom", "dlq.replayedAt"]
     assert dict(replayed.headers)["dlq.replayedFrom"] == f"order-events.DLQ:{at}".encode()
@@ -255,7 +232,7 @@ async def test_a_record_still_invalid_comes_back_to_the_dlq_once_and_never_loops
         value = values.encode(event(order_id, 1, quantity=-2, total="-20.00"))
     await write(platform.bootstrap_servers, "order-events", key, value, [])
     (letter,) = await eventually(
-        lambda: records_of(platform.bootstrap_servers, "order-events.DLQ", key), lambda r: r
+        lambda: records_of(platform.bootstrap_servers, "order-events.DLQ", {key}), lambda r: r
     )
     at = f"{letter.partition}:{letter.offset}"
 
@@ -264,7 +241,7 @@ async def test_a_record_still_invalid_comes_back_to_the_dlq_once_and_never_loops
     assert replayed.code == 0, replayed.err
     assert replayed.out.startswith(f"replayed {at} -> order-events:")
     _, back = await eventually(
-        lambda: records_of(platform.bootstrap_servers, "order-events.DLQ", key),
+        lambda: records_of(platform.bootstrap_servers, "order-events.DLQ", {key}),
         lambda letters: len(letters) == 2,
     )
     assert back.value == value
@@ -274,8 +251,8 @@ async def test_a_record_still_invalid_comes_back_to_the_dlq_once_and_never_loops
     # Nothing replays on its own: a few seconds later there is still no third copy.
     # A fixed wait, as an absence is no condition to wait for.
     await asyncio.sleep(5)
-    assert len(await records_of(platform.bootstrap_servers, "order-events.DLQ", key)) == 2
-    assert len(await records_of(platform.bootstrap_servers, "order-events", key)) == 2
+    assert len(await records_of(platform.bootstrap_servers, "order-events.DLQ", {key})) == 2
+    assert len(await records_of(platform.bootstrap_servers, "order-events", {key})) == 2
     listed = await redrive("list")
     back_at = f"{back.partition}:{back.offset} "
     (line,) = [line for line in listed.out.splitlines() if line.startswith(back_at)]
@@ -304,8 +281,8 @@ async def test_a_dead_letter_that_names_no_source_is_refused_and_the_others_repl
     refused, sent = replayed.out.splitlines()
     assert refused == f"refused {partition}:{first}: no dlq.source.topic header"
     assert sent.startswith(f"replayed {partition}:{second} -> order-events:{partition}:")
-    assert await records_of(platform.bootstrap_servers, "order-events", stray) == []
-    assert len(await records_of(platform.bootstrap_servers, "order-events", key)) == 1
+    assert await records_of(platform.bootstrap_servers, "order-events", {stray}) == []
+    assert len(await records_of(platform.bootstrap_servers, "order-events", {key})) == 1
 
 
 @pytest.fixture

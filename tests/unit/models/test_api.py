@@ -82,6 +82,7 @@ def test_should_accept_num_items_equal_to_the_items_given():
         ),
         (b'{"orderId": "O"}', "(body)"),  # neither numItems nor items
         (b'{"orderId": "O", "numItems": 1, "totalAmount": 1.00}', "(body)"),  # total, no items
+        (b'{"orderId": "O", "numItems": 1, "totalAmount": null}', "(body)"),  # null total, no items
         (b'{"orderId": "O", "numItems": 0}', "numItems"),
         (b'{"orderId": "O", "numItems": 101}', "numItems"),
         (b'{"orderId": "O", "numItems": -1}', "numItems"),
