@@ -20,9 +20,6 @@ from web.topic_scan import ClientGone
 MAX_BODY_BYTES = 1024 * 1024
 #: How often a request that waits looks whether its client is still there.
 CLIENT_CHECK_SECONDS = 1.0
-#: nginx's status for a request whose client closed the connection first: logged
-#: and counted, never received.
-CLIENT_CLOSED_REQUEST = 499
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

@@ -12,7 +12,6 @@ from infra.reachability import DependencyUnavailable
 from models.api import OrderDetailsOut, OrderDetailsQuery, TopicScanOut, TopicScanQuery
 from web.health import tables_ready
 from web.http import (
-    CLIENT_CLOSED_REQUEST,
     ApiView,
     client_gone,
     etag,
@@ -24,7 +23,7 @@ from web.http import (
 from web.openapi import Operation
 from web.owner_routing import OwnerRouter, OwnerUnavailable
 from web.problems import Answer, InvalidInput, NotReady, UnknownOrder, VersionNotReached
-from web.topic_scan import ClientGone, NotScannable, ScanTimeout, TooManyScans, TopicScanner
+from web.topic_scan import NotScannable, ScanTimeout, TooManyScans, TopicScanner
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +80,8 @@ def register_order_views(
             details = self.details_of(request, query)
             if not query.waitMs:
                 return await details
-            try:  # a read that may wait ends as soon as its client leaves
-                return await while_client_waits(request, details)
-            except ClientGone:
-                return web.Response(status=CLIENT_CLOSED_REQUEST)
+            # A read that may wait ends as soon as its client leaves.
+            return await while_client_waits(request, details)
 
         async def details_of(self, request: Request, query: OrderDetailsQuery) -> Response:
             # The worker that owns the key's partition answers; maybe us.
@@ -114,11 +111,7 @@ def register_order_views(
     class TopicOrderIdsView(ApiView):
         async def get(self, request: Request) -> Response:
             query = read_query(request, TopicScanQuery)
-            try:
-                scan = await scanner.scan(query.topicName, lambda: client_gone(request))
-            except ClientGone as exc:
-                logger.info("scan stopped", extra={"topic": query.topicName, "reason": str(exc)})
-                return web.Response(status=CLIENT_CLOSED_REQUEST)
+            scan = await scanner.scan(query.topicName, lambda: client_gone(request))
             return json_response(
                 TopicScanOut(
                     topic=scan.topic,

@@ -29,7 +29,7 @@ from models.api import Problem
 from models.codec import dumps
 from models.commands import Outcome
 from web.owner_routing import OwnerUnavailable
-from web.topic_scan import NotScannable, ScanTimeout, TooManyScans
+from web.topic_scan import ClientGone, NotScannable, ScanTimeout, TooManyScans
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +181,10 @@ def _allowed_methods(request: web.Request) -> str:
     return ", ".join(sorted(methods - {"*"}))
 
 
+#: nginx's status for a request whose client closed the connection first: logged
+#: and counted, never received.
+CLIENT_CLOSED_REQUEST = 499
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -188,6 +192,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ClientGone as exc:
+        # Answered here, outside Faust's view dispatch: its monitor takes every status
+        # for an http.HTTPStatus, and 499 is none (it logged a 500 instead).
+        logger.info(
+            "client went away",
+            extra={
+                "method": request.method,
+                "route": request.path,
+                "status": CLIENT_CLOSED_REQUEST,
+                "reason": str(exc),
+            },
+        )
+        return web.Response(status=CLIENT_CLOSED_REQUEST)
     except Exception as exc:
         problem = _as_problem(request, exc)
         # A 503 from /ready is an answer (pollers ask it every moment), not a failure.

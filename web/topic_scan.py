@@ -67,7 +67,7 @@ class ScanTimeout(TimeoutError):
 
 
 class ClientGone(Exception):
-    """The client that asked for the scan went away; reading stopped."""
+    """The client of a scan or a waiting read went away; the work for it stopped."""
 
 
 @dataclass(frozen=True)

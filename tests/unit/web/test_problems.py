@@ -12,6 +12,7 @@ import faust
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from faust.sensors import Monitor
 from faust.web.exceptions import ServiceUnavailable
 
 from agents.command_gateway import NoReplyInTime
@@ -21,6 +22,7 @@ from models.api import UpdateOrderRequest
 from models.codec import loads
 from web.http import MAX_BODY_BYTES, ApiView, json_response, read_json
 from web.problems import HttpProblem, problem_middleware
+from web.topic_scan import ClientGone
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -44,6 +46,21 @@ class CreateOrderView(ApiView):
         return json_response({"created": True}, status=201)
 
 
+class ScanView(ApiView):
+    """A Faust view whose client leaves while it works."""
+
+    async def get(self, request, **kwargs):
+        raise ClientGone("the client went away; the scan stopped")
+
+
+def add_view(app: web.Application, path: str, view: ApiView) -> None:
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        return await view(request)
+
+    for method in view.get_methods():  # as faust.web.drivers.aiohttp registers a view
+        app.router.add_route(method, path, dispatch)
+
+
 def build_app() -> web.Application:
     app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_BODY_BYTES)
     conflict = HttpProblem(
@@ -59,13 +76,11 @@ def build_app() -> web.Application:
     app.router.add_get("/routing", raising(ServiceUnavailable("no owner for the key yet")))
     app.router.add_get("/boom", raising(RuntimeError("password=hunter2")))
     app.router.add_put("/update-order", update_order)
-    view = CreateOrderView(faust.App("problems-test", autodiscover=False), web=None)
-
-    async def dispatch(request: web.Request) -> web.StreamResponse:
-        return await view(request)
-
-    for method in view.get_methods():  # as faust.web.drivers.aiohttp registers a view
-        app.router.add_route(method, "/create-order", dispatch)
+    faust_app = faust.App("problems-test", autodiscover=False)
+    # The services run Faust's monitor, which records each view's status.
+    faust_app.sensors.add(Monitor())
+    add_view(app, "/create-order", CreateOrderView(faust_app, web=None))
+    add_view(app, "/scan", ScanView(faust_app, web=None))
     return app
 
 
@@ -200,3 +215,14 @@ async def test_an_invalid_field_is_named_in_the_errors(client):
     assert response.status == 400
     body = await problem_of(response)
     assert [error["field"] for error in body["errors"]] == ["orderId"]
+
+
+async def test_a_client_gone_is_logged_as_499_not_as_a_failure(client, caplog):
+    """Faust's monitor takes a view's status for an http.HTTPStatus; a 499 returned by
+    the view made it raise, and the request was logged as a failed 500."""
+    caplog.set_level(logging.INFO, logger="web.problems")
+    response = await client.get("/scan")
+
+    assert response.status == 499
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    assert caplog.records[0].getMessage() == "client went away"
