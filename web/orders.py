@@ -1,7 +1,5 @@
 """The order service's HTTP API: order details from the table, topic scans."""
 
-import logging
-
 import faust
 from aiohttp import web
 from faust.web import Request, Response
@@ -24,8 +22,6 @@ from web.openapi import Operation
 from web.owner_routing import OwnerRouter, OwnerUnavailable
 from web.problems import Answer, InvalidInput, NotReady, UnknownOrder, VersionNotReached
 from web.topic_scan import NotScannable, ScanTimeout, TooManyScans, TopicScanner
-
-logger = logging.getLogger(__name__)
 
 ORDER_DETAILS = Operation(
     "getOrderDetails",

@@ -197,27 +197,33 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         # for an http.HTTPStatus, and 499 is none (it logged a 500 instead).
         logger.info(
             "client went away",
-            extra={
-                "method": request.method,
-                "route": request.path,
-                "status": CLIENT_CLOSED_REQUEST,
-                "reason": str(exc),
-            },
+            extra={**_request_fields(request, CLIENT_CLOSED_REQUEST), "reason": str(exc)},
         )
         return web.Response(status=CLIENT_CLOSED_REQUEST)
     except Exception as exc:
         problem = _as_problem(request, exc)
         # A 503 from /ready is an answer (pollers ask it every moment), not a failure.
         quiet = problem.status < 500 or isinstance(exc, NotReady)
-    fields = {"method": request.method, "route": request.path, "status": problem.status}
-    if "orderId" in request.query:
-        fields["orderId"] = request.query["orderId"]
     logger.log(
         logging.INFO if quiet else logging.WARNING,
         "request rejected",
-        extra={**fields, "reason": problem.detail},
+        extra={**_request_fields(request, problem.status), "reason": problem.detail},
     )
     return problem_response(problem)
+
+
+def _request_fields(request: web.Request, status: int) -> dict[str, str | int]:
+    """What a log line of an answered request names: the request, its status, and the
+    order or topic the query names."""
+    fields: dict[str, str | int] = {
+        "method": request.method,
+        "route": request.path,
+        "status": status,
+    }
+    for name, field in (("orderId", "orderId"), ("topicName", "topic")):
+        if name in request.query:
+            fields[field] = request.query[name]
+    return fields
 
 
 def _as_problem(request: web.Request, exc: Exception) -> HttpProblem:
