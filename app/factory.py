@@ -280,13 +280,15 @@ def create_orders_app(settings: OrdersSettings) -> faust.App:
         )
     )
     register_health_views(app, parts.readiness(tables=lambda: tables_ready(app)), parts.metrics)
-    scanner = TopicScanner(
-        parts.connection,
-        parts.registry,
-        parts.dependencies,
-        scannable=settings.scannable_topics,
-        max_concurrent=settings.max_concurrent_scans,
-        timeout=SCAN_TIMEOUT_SECONDS,
+    scanner = app.add_dependency(
+        TopicScanner(
+            parts.connection,
+            parts.registry,
+            parts.dependencies,
+            scannable=settings.scannable_topics,
+            max_concurrent=settings.max_concurrent_scans,
+            timeout=SCAN_TIMEOUT_SECONDS,
+        )
     )
     owners = app.add_dependency(
         OwnerRouter(app, shipped_orders_by_id, settings.routed_request_timeout)

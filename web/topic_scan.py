@@ -14,6 +14,12 @@ from the topic after a restart: the topic is the truth.  Memory is the
 distinct orderIds of the scannable topics (a setting) plus one bounded fetch
 per running scan, and at most ``max_concurrent`` scans run at once.
 
+The scans' consumers are kept, one per scan running at once, and stopped
+with the service: a consumer stopped while a fetch is in flight waits for
+the TLS goodbye of its connections, which brokers leave unanswered (30 s
+under uvloop, the SSL shutdown timeout), so a scan over ``SSL`` or
+``SASL_SSL`` that stopped its consumer took 30 s.
+
 A record's orderId is read from its value (JSON or Avro, at the top level or
 in ``order``), else from its key; one that yields none (bytes of no known
 format, no orderId, a key that is no orderId) is counted as unreadable and
@@ -32,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from mode import Service
 
 from infra.kafka_connection import KafkaConnection
 from infra.kafka_metadata import topic_partitions
@@ -146,7 +153,7 @@ async def order_id_of(record: ConsumerRecord, registry: SchemaRegistryClient | N
     return order_id_of_key(record.key)
 
 
-class TopicScanner:
+class TopicScanner(Service):
     """Scans on behalf of the web view: only scannable topics, a few at once, within a
     deadline, while Kafka answers.
 
@@ -164,6 +171,7 @@ class TopicScanner:
         scannable: Collection[str],
         max_concurrent: int,
         timeout: float,
+        **kwargs: Any,
     ) -> None:
         self.kafka = kafka
         self.registry = registry
@@ -173,6 +181,13 @@ class TopicScanner:
         self.timeout = timeout
         self.running = 0
         self.indexes = {topic: TopicIndex() for topic in self.scannable}
+        #: Started consumers no scan holds; at most ``max_concurrent`` exist.
+        self.idle_consumers: list[AIOKafkaConsumer] = []
+        super().__init__(**kwargs)
+
+    async def on_stop(self) -> None:
+        while self.idle_consumers:
+            await self.idle_consumers.pop().stop()
 
     async def scan(self, topic: str, client_gone: Callable[[], bool]) -> TopicScan:
         """Every orderId in ``topic``; reading stops (:class:`ClientGone`) once
@@ -208,17 +223,7 @@ class TopicScanner:
         self, topic: str, index: TopicIndex, client_gone: Callable[[], bool]
     ) -> TopicScan:
         partitions = await topic_partitions(self.kafka, topic, self.timeout)
-        consumer = AIOKafkaConsumer(
-            **self.kafka.client_options(),
-            enable_auto_commit=False,
-            # Also what assign() resets to; a "latest" reset still in flight would
-            # otherwise race the seeks below.
-            auto_offset_reset="earliest",
-            request_timeout_ms=int(self.timeout * 1000),
-            fetch_max_bytes=FETCH_MAX_BYTES,
-            max_partition_fetch_bytes=PARTITION_FETCH_MAX_BYTES,
-        )
-        await consumer.start()
+        consumer = await self._take_consumer()
         try:
             consumer.assign(partitions)
             ends = await consumer.end_offsets(partitions)
@@ -233,7 +238,25 @@ class TopicScanner:
                 read = await self._read_into(consumer, index, partitions, starts, ends, client_gone)
                 return index.answer(topic, read)
         finally:
-            await consumer.stop()
+            # No fetch is sent for it while it is idle.
+            consumer.unsubscribe()
+            self.idle_consumers.append(consumer)
+
+    async def _take_consumer(self) -> AIOKafkaConsumer:
+        if self.idle_consumers:
+            return self.idle_consumers.pop()
+        consumer = AIOKafkaConsumer(
+            **self.kafka.client_options(),
+            enable_auto_commit=False,
+            # Also what assign() resets to; a "latest" reset still in flight would
+            # otherwise race the seeks below.
+            auto_offset_reset="earliest",
+            request_timeout_ms=int(self.timeout * 1000),
+            fetch_max_bytes=FETCH_MAX_BYTES,
+            max_partition_fetch_bytes=PARTITION_FETCH_MAX_BYTES,
+        )
+        await consumer.start()
+        return consumer
 
     async def _read_into(
         self,

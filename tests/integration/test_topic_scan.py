@@ -122,7 +122,7 @@ def rss_mib(pid: int) -> float:
 def scan_lines(log_path: Path, topic: str) -> list[dict]:
     lines = []
     for line in log_path.read_text(errors="replace").splitlines():
-        if '"message": "topic scanned"' in line or '"message": "scan stopped"' in line:
+        if '"message": "topic scanned"' in line or '"message": "client went away"' in line:
             entry = json.loads(line)
             if entry.get("topic") == topic:
                 lines.append(entry)
@@ -152,7 +152,7 @@ async def test_thirty_clients_scan_200000_records_within_bounds(http, json_platf
             await call(impatient, "GET", scan_url(platform, topic))
     stopped = await eventually(
         lambda: asyncio.sleep(0, scan_lines(platform.orders.log_path, topic)),
-        lambda lines: any(line["message"] == "scan stopped" for line in lines),
+        lambda lines: any(line["message"] == "client went away" for line in lines),
     )
 
     memory = [rss_mib(pid)]
