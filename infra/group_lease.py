@@ -23,6 +23,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import RequestTimedOutError
@@ -80,11 +81,12 @@ def confirm_on_heartbeats(consumer: AIOKafkaConsumer, lease: GroupLease) -> None
 
     aiokafka 0.14 has no hook for a successful heartbeat and one request
     timeout for all its requests: its coordinator's private ``_do_heartbeat``
-    and its client's ``coordinator_lookup`` are wrapped (shims, listed in
-    docs/design.md).  A heartbeat past the deadline marks the coordinator
-    dead, as aiokafka does on a failed request; a lookup past it is a
-    retriable timeout (aiokafka refreshes the metadata and asks a random node
-    again).
+    and its client's ``coordinator_lookup``, ``_metadata_update`` and
+    ``_get_conn`` are wrapped (shims, listed in docs/design.md).  A heartbeat
+    past the deadline marks the coordinator dead, as aiokafka does on a failed
+    request; a lookup past it is a retriable timeout (aiokafka refreshes the
+    metadata and asks a random node again); a metadata refresh past it is a
+    failed one, and a new connection past it one that could not be made.
     """
     coordinator = consumer._coordinator
     if coordinator is None or getattr(coordinator, "_confirms_lease", False):
@@ -92,6 +94,8 @@ def confirm_on_heartbeats(consumer: AIOKafkaConsumer, lease: GroupLease) -> None
     heartbeat: Callable[[], Awaitable[bool]] = coordinator._do_heartbeat
     client = coordinator._client
     lookup: Callable[..., Awaitable[int]] = client.coordinator_lookup
+    metadata_update: Callable[..., Awaitable[bool]] = client._metadata_update
+    connection_to: Callable[..., Awaitable[Any]] = client._get_conn
 
     async def confirming() -> bool:
         sent_at = time.monotonic()
@@ -117,6 +121,39 @@ def confirm_on_heartbeats(consumer: AIOKafkaConsumer, lease: GroupLease) -> None
         except TimeoutError:
             raise RequestTimedOutError("no answer to the coordinator lookup in time") from None
 
+    async def bounded_metadata_update(*args: object) -> bool:
+        # The client's metadata refresh asks one node after another on its
+        # connections: a hung node held it for the request timeout, and with it every
+        # coordinator lookup (which waits for a refresh after a failed one) and every
+        # leader the cluster had moved.  Past the deadline it is a failed refresh, as
+        # aiokafka answers one, and the next one asks the nodes in another order.
+        try:
+            async with asyncio.timeout(COORDINATOR_DEADLINE_SECONDS):
+                return await metadata_update(*args)
+        except TimeoutError:
+            logger.warning(
+                "no broker answered a metadata request in time",
+                extra={"deadlineSeconds": COORDINATOR_DEADLINE_SECONDS},
+            )
+            return False
+
+    async def bounded_connection_to(node_id: object, **kwargs: object) -> Any:
+        # A new connection asks the node for its API versions, under a lock of the
+        # client's: to a hung node, that held every new connection of the consumer,
+        # the coordinator's included, for the client's request timeout.
+        try:
+            async with asyncio.timeout(COORDINATOR_DEADLINE_SECONDS):
+                return await connection_to(node_id, **kwargs)
+        except TimeoutError:
+            logger.warning(
+                "a broker did not answer a new connection in time",
+                extra={"node": node_id, "deadlineSeconds": COORDINATOR_DEADLINE_SECONDS},
+            )
+            client.force_metadata_update()
+            return None  # what aiokafka answers for a node it cannot connect to
+
     coordinator._do_heartbeat = confirming
     client.coordinator_lookup = bounded_lookup
+    client._metadata_update = bounded_metadata_update
+    client._get_conn = bounded_connection_to
     coordinator._confirms_lease = True

@@ -2,7 +2,6 @@
 
 import asyncio
 import itertools
-import math
 import random
 import time
 import zlib
@@ -122,12 +121,11 @@ async def bursts_until(
         await burst(http, platform, f"{prefix}-{wave}", acked, **options)
 
 
-def longest_pause(times: list[float], after: float) -> float:
-    """The longest wait between acknowledgements from ``after`` on (infinite: none came)."""
-    moments = [after, *sorted(t for t in times if t > after)]
-    return max(
-        (later - earlier for earlier, later in itertools.pairwise(moments)), default=math.inf
-    )
+def longest_pause(times: list[float], after: float, until: float) -> float:
+    """The longest wait for an acknowledgement from ``after`` to ``until`` (the end of
+    the burst): between two of them, before the first, or after the last."""
+    moments = [after, *sorted(t for t in times if after < t < until), until]
+    return max(later - earlier for earlier, later in itertools.pairwise(moments))
 
 
 async def not_found(

@@ -68,7 +68,7 @@ async def test_a_broker_lost_in_a_burst_loses_no_acknowledged_change(http, clust
     (victim.kill if how == "killed" else victim.pause)()
     killed_at = time.monotonic()
     await clients
-    pause = longest_pause(acked.times, killed_at)
+    pause = longest_pause(acked.times, killed_at, time.monotonic())
     await asyncio.to_thread(victim.start if how == "killed" else victim.resume)
 
     orders = cluster.orders.base_url
