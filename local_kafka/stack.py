@@ -9,6 +9,7 @@ the integration tests and the benchmarks all run the platform through
 
 import asyncio
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -136,9 +137,12 @@ class LocalStack(Lifecycle):
 
     def start(self) -> None:
         """Start everything and return once both services answer ``/ready``."""
-        self.broker.start()
-        if self.registry is not None:
-            self.registry.start()
+        # The registry keeps its schemas apart from Kafka: both JVMs start at once.
+        with ThreadPoolExecutor(max_workers=1) as beside:
+            registry_started = beside.submit(self.registry.start) if self.registry else None
+            self.broker.start()
+            if registry_started is not None:
+                registry_started.result()
         topics = platform_topics(order_service_app_id())
         asyncio.run(
             create_topics(
@@ -151,9 +155,10 @@ class LocalStack(Lifecycle):
             service.wait_ready()
 
     def stop(self) -> None:
-        """Stop whatever runs (idempotent): services, registry, broker."""
-        for service in self.services:
-            service.stop()
+        """Stop whatever runs (idempotent): services (all at once), registry, broker."""
+        if self.services:
+            with ThreadPoolExecutor(max_workers=len(self.services)) as stopping:
+                list(stopping.map(ServiceProcess.stop, self.services))
         if self.registry is not None:
             self.registry.stop()
         self.broker.stop()

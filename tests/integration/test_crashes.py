@@ -1,8 +1,9 @@
 """SIGKILL in the middle of a burst: nothing acknowledged is lost, nothing applied twice.
 
-Each case gets a platform of its own, kills some of its processes while
-clients create and update orders, starts them again the way ``make run``
-does (same ports, same data), and then checks every acknowledged change.
+The cases share a platform of their own: each kills some of its processes
+while clients create and update orders, starts them again the way ``make
+run`` does (same ports, same data), and then checks every acknowledged
+change, with orderIds of its own.
 """
 
 import asyncio
@@ -40,8 +41,10 @@ def crash_cases() -> list[tuple[str, Callable[[LocalStack], list]]]:
     ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def crashable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """One platform for the module: each test brings back what it kills, as ``make run``
+    would, and checks that it is whole again before the next one kills anything."""
     with LocalStack(tmp_path_factory.mktemp("crash")) as platform:
         yield platform
 
