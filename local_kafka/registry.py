@@ -77,6 +77,8 @@ class SchemaRegistry(LocalService):
         self.persistent = persistent
         self.log_path = self.data_dir / "registry.log"
         self._process = ManagedProcess("Schema registry", self.url, RegistryProcessError)
+        #: When the JVM was launched: the start of :meth:`wait_ready`'s deadline.
+        self._started = 0.0
 
     @property
     def url(self) -> str:
@@ -88,32 +90,42 @@ class SchemaRegistry(LocalService):
         """True while the JVM process exists (also when paused)."""
         return self._process.is_running
 
-    def start(self, timeout: float = 120) -> None:
+    def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start the registry and return once ``GET {url}/subjects`` answers a JSON list.
 
         Fetches the distribution first if needed (not counted in ``timeout``). Raises
         :class:`RegistryProcessError`, quoting the end of ``registry.log``, if the JVM exits
         or is not ready within ``timeout`` seconds; the JVM is then killed.
         """
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the JVM and do not wait for it (it needs nothing else: a stack starts it
+        beside Kafka)."""
         self._process.refuse_if_running()
         if port_in_use(HOST, self.port):
             raise RegistryProcessError(
                 f"{HOST}:{self.port} is taken (another registry still running?)"
             )
         dist = ensure_registry()
-        started = time.monotonic()
+        self._started = time.monotonic()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # The working directory is data_dir because Quarkus also reads config/ and .env
         # from it: a stray file where the user happens to stand must not change the setup.
         self._process.spawn(
             self._command(dist), output=self.log_path, logs=(self.log_path,), cwd=self.data_dir
         )
-        self._process.wait_until(self._answers, started + timeout)
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Return once the registry answers, ``timeout`` s after the launch at most (see
+        :meth:`start`)."""
+        self._process.wait_until(self._answers, self._started + timeout)
         logger.info(
             "Apicurio Registry %s (pid %d) started in %.1fs at %s, %s",
             APICURIO_VERSION,
             self._process.pid,
-            time.monotonic() - started,
+            time.monotonic() - self._started,
             self.url,
             f"data in {self.data_dir / 'h2'}" if self.persistent else "in memory",
         )

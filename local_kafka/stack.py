@@ -137,12 +137,13 @@ class LocalStack(Lifecycle):
 
     def start(self) -> None:
         """Start everything and return once both services answer ``/ready``."""
-        # The registry keeps its schemas apart from Kafka: both JVMs start at once.
-        with ThreadPoolExecutor(max_workers=1) as beside:
-            registry_started = beside.submit(self.registry.start) if self.registry else None
-            self.broker.start()
-            if registry_started is not None:
-                registry_started.result()
+        # The registry keeps its schemas apart from Kafka: both JVMs start at once (each
+        # from this thread, which they end with: see ends_with_parent).
+        if self.registry is not None:
+            self.registry.launch()
+        self.broker.start()
+        if self.registry is not None:
+            self.registry.wait_ready()
         topics = platform_topics(order_service_app_id())
         asyncio.run(
             create_topics(
