@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("topic")
     args = parser.parse_args()
     app = web.Application()
-    app[BOOTSTRAP_SERVERS], app["topic"] = args.bootstrap_servers, args.topic
+    app[BOOTSTRAP_SERVERS], app[TOPIC] = args.bootstrap_servers, args.topic
     app.cleanup_ctx.append(producer_context)
     app.router.add_post("/create-order", create_order)
     web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)

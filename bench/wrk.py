@@ -168,6 +168,8 @@ async def run(platform: BenchRun, sizes: Sizes) -> list[Figure]:
             for name, url in urls.items():
                 tally = errors if name == "ours" else Counter()
                 runs[name].append(await load(url, sizes, sizes.wrk_seconds, log, tally))
+                if name != "ours" and runs[name][-1]["errors"]:
+                    raise RuntimeError(f"the {name} baseline answered errors: {dict(tally)}")
     ours, base, peer = runs["ours"], runs["bare"], runs["peer"]
     label = (
         f"create-order, wrk {THREADS} threads × {sizes.clients} connections × {sizes.wrk_seconds} s"
