@@ -22,7 +22,7 @@ from aiokafka.structs import RecordMetadata
 from mode import Service
 
 from infra.dead_letters import position
-from infra.kafka_connection import KafkaConnection
+from infra.kafka_connection import KafkaConnection, stop_consumer
 from infra.kafka_metadata import topic_partitions
 from infra.reachability import Dependencies, DependencyLost, DependencyUnavailable
 from infra.topics import COMMAND_ID_HEADER
@@ -190,4 +190,4 @@ class CommandGateway(Service):
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
-            await self._consumer.stop()
+            await stop_consumer(self._consumer)

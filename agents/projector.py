@@ -22,7 +22,7 @@ from agents.hand_over import WritesNotAcknowledged, acknowledged
 from agents.projection import AppliedBatch, Projection
 from agents.table_sink import ChangelogWrite
 from agents.worker_exit import exit_to_reprocess
-from infra.kafka_connection import KafkaConnection
+from infra.kafka_connection import KafkaConnection, stop_consumer
 from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
 from infra.topics import OrderTopics, projector_group
@@ -185,7 +185,7 @@ class Projector(Service):
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
-            await self._consumer.stop()
+            await stop_consumer(self._consumer)
         await self.sink.stop()
 
     async def project(self, batches: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:

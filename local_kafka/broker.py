@@ -105,8 +105,9 @@ class KafkaBroker(LocalService):
         secure_listener: SecureListener | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
-        self.port = port or free_port(HOST)
-        self.controller_port = controller_port or free_port(HOST)
+        chosen = {secure_listener.port} if secure_listener else set()
+        self.port = port or free_port(HOST, avoid=chosen)
+        self.controller_port = controller_port or free_port(HOST, avoid={*chosen, self.port})
         self.node_id = node_id
         self.quorum = quorum
         self.secure_listener = secure_listener

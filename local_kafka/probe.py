@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -26,11 +27,15 @@ class ClusterInfo:
     controller_id: int
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free right now (the OS may hand it out again later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def free_port(host: str = "127.0.0.1", avoid: Collection[int] = ()) -> int:
+    """Return a TCP port that is free right now (the OS may hand it out again later) and
+    is none of ``avoid``: ports chosen for the same process, not bound yet."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in avoid:
+            return port
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -40,7 +40,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from mode import Service
 
-from infra.kafka_connection import KafkaConnection
+from infra.kafka_connection import KafkaConnection, stop_consumer
 from infra.kafka_metadata import topic_partitions
 from infra.reachability import Dependencies, DependencyLost, DependencyUnavailable
 from infra.schema_registry import RegistryError, SchemaRegistryClient
@@ -187,7 +187,7 @@ class TopicScanner(Service):
 
     async def on_stop(self) -> None:
         while self.idle_consumers:
-            await self.idle_consumers.pop().stop()
+            await stop_consumer(self.idle_consumers.pop())
 
     async def scan(self, topic: str, client_gone: Callable[[], bool]) -> TopicScan:
         """Every orderId in ``topic``; reading stops (:class:`ClientGone`) once
