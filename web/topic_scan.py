@@ -255,7 +255,11 @@ class TopicScanner(Service):
             fetch_max_bytes=FETCH_MAX_BYTES,
             max_partition_fetch_bytes=PARTITION_FETCH_MAX_BYTES,
         )
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:  # Kafka away, or the scan cancelled: nobody would stop it
+            await stop_consumer(consumer)
+            raise
         return consumer
 
     async def _read_into(
