@@ -41,7 +41,7 @@ from agents.command_gateway import CommandGateway
 from agents.partition_writer import PartitionWriter
 from agents.worker_exit import exit_to_reprocess
 from infra.group_lease import GroupLease
-from infra.kafka_connection import KafkaConnection
+from infra.kafka_connection import KafkaConnection, stop_consumer
 from infra.kafka_metadata import wait_for_kafka
 from infra.metrics import ServiceMetrics
 from infra.reachability import Dependencies
@@ -257,7 +257,7 @@ class CartWriters(Service):
             ends = await consumer.end_offsets(tps)
             committed = {tp.partition: (await consumer.committed(tp)) or 0 for tp in tps}
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer)
         return committed, {tp.partition: end for tp, end in ends.items()}
 
     async def on_start(self) -> None:

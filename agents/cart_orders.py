@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
 from agents.idempotency import IDEMPOTENCY_HEADER, KeptAnswer, is_kept_answer_key, kept_in_event
-from infra.kafka_connection import KafkaConnection
+from infra.kafka_connection import KafkaConnection, stop_consumer
 from infra.value_formats import ValueFormat, read_order_record
 from models.events import OrderEvent
 from models.wire import InvalidRecord
@@ -196,7 +196,7 @@ class CartOrders:
                         remaining.discard(tp)
                         consumer.pause(tp)
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer)
 
     async def _rows(
         self, store: PartitionOrders, records: list[ConsumerRecord], restored: Restored

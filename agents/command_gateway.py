@@ -184,7 +184,7 @@ class CommandGateway(Service):
             for tp, end in (await consumer.end_offsets(assigned)).items():
                 consumer.seek(tp, end)
         except BaseException:
-            await consumer.stop()
+            await stop_consumer(consumer)
             raise
         self._consumer = consumer
 

@@ -23,7 +23,7 @@ from aiokafka.structs import RecordMetadata
 
 from app.settings import CartSettings
 from infra import dead_letters as dlq
-from infra.kafka_connection import KafkaConnection
+from infra.kafka_connection import KafkaConnection, stop_consumer
 from infra.kafka_metadata import UnknownTopic, topic_partitions
 from infra.topics import ORDER_COMMANDS, ORDER_COMMANDS_DLQ, ORDER_EVENTS, ORDER_EVENTS_DLQ
 from infra.value_formats import HEADER, MAGIC
@@ -163,7 +163,7 @@ async def read_dead_letters(
                     letters += [record for record in records if record.offset < ends[tp]]
                 unread = {tp for tp in unread if await consumer.position(tp) < ends[tp]}
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer)
     return sorted(letters, key=lambda letter: (letter.partition, letter.offset))
 
 
