@@ -58,13 +58,9 @@ class Launcher:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.kafka = kafka_port()
-        taken = {self.kafka, self.kafka + 1}
         others: list[int] = []
-        while len(others) < 3:  # the OS may hand out the controller port as a free one
-            port = free_port(HOST)
-            if port not in taken:
-                taken.add(port)
-                others.append(port)
+        for _ in range(3):  # the OS may hand out the controller port as a free one
+            others.append(free_port(HOST, avoid={self.kafka, self.kafka + 1, *others}))
         self.registry, self.cart, self.orders = others
         self.process: subprocess.Popen[bytes] | None = None
 
